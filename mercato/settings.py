@@ -1,0 +1,174 @@
+"""One settings object for every stage, read from the environment when asked for.
+
+Every path is absolute: dbt, DuckDB and Feast resolve relative paths against the working
+directory, so the stages only ever see paths produced here. ``MERCATO_HOME`` chooses the data
+folder; two data folders never mix because every derived path lives below it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+#: Environment that switches every tool's telemetry off. Applied by ``apply_runtime_env``.
+TELEMETRY_OFF: dict[str, str] = {
+    "DO_NOT_TRACK": "true",
+    "BENTOML_DO_NOT_TRACK": "True",
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+    "SCARF_ANALYTICS": "false",
+    "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False",
+    "FEAST_USAGE": "False",
+    "GX_ANALYTICS_ENABLED": "False",
+    "HF_HUB_OFFLINE": "1",
+}
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where every stage reads and writes, and the knobs a user may turn."""
+
+    home: Path
+    online_store: str = "sqlite"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    mlflow_tracking_uri: str = ""
+    seed: int = 42
+    propensity_horizon_days: int = 30
+    snapshot_every_days: int = 7
+    holdout_days: int = 30
+    promotion_margin: float = 0.0
+    feature_max_age_hours: float = 72.0
+    serve_host: str = "127.0.0.1"
+    serve_port: int = 3000
+    api_key: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    # -- folders ------------------------------------------------------------------------------
+    @property
+    def landing_dir(self) -> Path:
+        """Incoming batch files (CSV or Parquet) waiting to be ingested."""
+        return self.home / "landing"
+
+    @property
+    def archive_dir(self) -> Path:
+        """Original batch files, kept byte for byte, one folder per batch id."""
+        return self.home / "archive"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        """Rejected batches and bad rows, with a readable report beside each."""
+        return self.home / "quarantine"
+
+    @property
+    def warehouse_path(self) -> Path:
+        """The DuckDB file that holds raw tables and dbt's marts."""
+        return self.home / "warehouse" / "mercato.duckdb"
+
+    @property
+    def dbt_project_dir(self) -> Path:
+        return REPO_ROOT / "dbt_project"
+
+    @property
+    def dbt_target_dir(self) -> Path:
+        return self.home / "dbt" / "target"
+
+    @property
+    def dbt_log_dir(self) -> Path:
+        return self.home / "dbt" / "logs"
+
+    @property
+    def gx_dir(self) -> Path:
+        """Great Expectations results and Data Docs."""
+        return self.home / "gx"
+
+    @property
+    def feast_repo_dir(self) -> Path:
+        return REPO_ROOT / "features"
+
+    @property
+    def feast_dir(self) -> Path:
+        """Feast's registry, SQLite online store and the Parquet sources it reads."""
+        return self.home / "feast"
+
+    @property
+    def feast_registry_path(self) -> Path:
+        return self.feast_dir / "registry.db"
+
+    @property
+    def feast_online_path(self) -> Path:
+        return self.feast_dir / "online_store.db"
+
+    @property
+    def feast_data_dir(self) -> Path:
+        return self.feast_dir / "data"
+
+    @property
+    def mlflow_dir(self) -> Path:
+        return self.home / "mlflow"
+
+    @property
+    def tracking_uri(self) -> str:
+        """MLflow tracking and registry URI: a server URL in production, SQLite by default."""
+        return self.mlflow_tracking_uri or f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
+
+    @property
+    def mlflow_artifacts_dir(self) -> Path:
+        return self.mlflow_dir / "artifacts"
+
+    @property
+    def run_log_dir(self) -> Path:
+        """Summaries of pipeline runs (JSON), newest last."""
+        return self.home / "runs"
+
+    def ensure_dirs(self) -> None:
+        """Create the data folders; called by commands, never at import time."""
+        for path in (
+            self.landing_dir,
+            self.archive_dir,
+            self.quarantine_dir,
+            self.warehouse_path.parent,
+            self.dbt_target_dir,
+            self.dbt_log_dir,
+            self.gx_dir,
+            self.feast_data_dir,
+            self.mlflow_artifacts_dir,
+            self.run_log_dir,
+        ):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+def get_settings() -> Settings:
+    """Read settings from the environment now (never cached, so tests can change it)."""
+    home = Path(_env("MERCATO_HOME", str(REPO_ROOT / ".mercato"))).expanduser().resolve()
+    return Settings(
+        home=home,
+        online_store=_env("MERCATO_ONLINE_STORE", "sqlite").lower(),
+        redis_url=_env("MERCATO_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        mlflow_tracking_uri=_env("MERCATO_MLFLOW_TRACKING_URI", ""),
+        seed=int(_env("MERCATO_SEED", "42")),
+        propensity_horizon_days=int(_env("MERCATO_PROPENSITY_HORIZON_DAYS", "30")),
+        snapshot_every_days=int(_env("MERCATO_SNAPSHOT_EVERY_DAYS", "7")),
+        holdout_days=int(_env("MERCATO_HOLDOUT_DAYS", "30")),
+        promotion_margin=float(_env("MERCATO_PROMOTION_MARGIN", "0.0")),
+        feature_max_age_hours=float(_env("MERCATO_FEATURE_MAX_AGE_HOURS", "72")),
+        serve_host=_env("MERCATO_SERVE_HOST", "127.0.0.1"),
+        serve_port=int(_env("MERCATO_SERVE_PORT", "3000")),
+        api_key=_env("MERCATO_API_KEY", ""),
+    )
+
+
+def apply_runtime_env(settings: Settings | None = None) -> None:
+    """Switch telemetry off and point MLflow at our store, for this process and its children."""
+    for key, value in TELEMETRY_OFF.items():
+        os.environ.setdefault(key, value)
+    if settings is not None:
+        os.environ["MLFLOW_TRACKING_URI"] = settings.tracking_uri
