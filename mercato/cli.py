@@ -1,0 +1,205 @@
+"""The ``mercato`` command line: the same stage functions the Airflow DAGs call.
+
+Every command reads its data folder from ``MERCATO_HOME`` (see ``mercato.settings``), so two data
+folders never mix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from mercato.settings import Settings, apply_runtime_env, get_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run one command; returns the process exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    apply_runtime_env(settings)
+    try:
+        return int(args.func(settings, args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # the CLI's job is a readable message, not a traceback
+        if getattr(args, "debug", False):
+            raise
+        print(f"mercato {args.command}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mercato",
+        description="Segments, recommendations and purchase propensity from raw orders.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write seeded synthetic order lines")
+    gen.add_argument("--out", type=Path, help="output file (.csv or .parquet)")
+    gen.add_argument("--customers", type=int, default=1000)
+    gen.add_argument("--products", type=int, default=300)
+    gen.add_argument("--days", type=int, default=365)
+    gen.add_argument("--seed", type=int, default=None)
+    gen.set_defaults(func=_generate)
+
+    run = sub.add_parser("run", help="run every stage end to end")
+    run.add_argument("--data", type=Path, help="a CSV or Parquet file of order lines")
+    run.set_defaults(func=_run)
+
+    ingest = sub.add_parser("ingest", help="load one batch file (or the landing folder)")
+    ingest.add_argument("path", type=Path, nargs="?")
+    ingest.set_defaults(func=_stage("ingest"))
+
+    for name, help_text in (
+        ("transform", "build the marts with dbt"),
+        ("validate", "run the Great Expectations gate over the marts"),
+        ("features", "export, apply and materialize the Feast features"),
+        ("deploy", "show the champion of each model"),
+    ):
+        stage = sub.add_parser(name, help=help_text)
+        stage.set_defaults(func=_stage(name))
+
+    train = sub.add_parser("train", help="train, register and gate one model family")
+    train.add_argument("family", choices=["segmentation", "recommendation", "propensity", "all"])
+    train.set_defaults(func=_train)
+
+    serve = sub.add_parser("serve", help="serve the champions over HTTP (BentoML)")
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--host", default=None)
+    serve.set_defaults(func=_serve)
+
+    promote = sub.add_parser("promote", help="make a registered version the champion")
+    promote.add_argument("model")
+    promote.add_argument("version")
+    promote.set_defaults(func=_promote)
+
+    rollback = sub.add_parser("rollback", help="return the champion to the previous one")
+    rollback.add_argument("model")
+    rollback.set_defaults(func=_rollback)
+
+    airflow = sub.add_parser("airflow", help="run Airflow on this machine (api, scheduler, dags)")
+    airflow.add_argument("action", choices=["start", "stop"])
+    airflow.set_defaults(func=_airflow)
+
+    info = sub.add_parser("info", help="show the settings and where each tool writes")
+    info.set_defaults(func=_info)
+    return parser
+
+
+def _print(summary: Any) -> None:
+    print(json.dumps(summary, indent=2, default=str))
+
+
+def _generate(settings: Settings, args: argparse.Namespace) -> int:
+    from mercato.synthetic import write_orders
+
+    out = args.out or settings.landing_dir / "synthetic_orders.parquet"
+    write_orders(
+        out,
+        n_customers=args.customers,
+        n_products=args.products,
+        days=args.days,
+        seed=settings.seed if args.seed is None else args.seed,
+    )
+    print(f"wrote {out}")
+    return 0
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    from mercato.pipeline import run_all
+    from mercato.summary import format_summary
+
+    data = args.data
+    if data is None and not any(settings.landing_dir.glob("*")):
+        from mercato.synthetic import write_orders
+
+        data = write_orders(settings.landing_dir / "synthetic_orders.parquet", seed=settings.seed)
+        print(f"no data given and the landing folder is empty: generated {data}")
+    summary = run_all(settings, data)
+    print(format_summary(summary))
+    return 0
+
+
+def _stage(name: str):  # type: ignore[no-untyped-def]
+    def run_stage(settings: Settings, args: argparse.Namespace) -> int:
+        from mercato import pipeline
+
+        if name == "ingest":
+            summary = pipeline.ingest(settings, args.path)
+        elif name == "validate":
+            summary = pipeline.validate_marts(settings)
+        elif name == "features":
+            summary = pipeline.materialize_features(settings)
+        else:
+            summary = getattr(pipeline, name)(settings)
+        _print(summary)
+        return 0
+
+    return run_stage
+
+
+def _train(settings: Settings, args: argparse.Namespace) -> int:
+    from mercato import pipeline
+
+    families = pipeline.FAMILIES if args.family == "all" else (args.family,)
+    _print({family: pipeline.train(settings, family) for family in families})
+    return 0
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from serving.launch import serve
+
+    return serve(settings, host=args.host, port=args.port)
+
+
+def _promote(settings: Settings, args: argparse.Namespace) -> int:
+    from models import registry
+
+    _print(registry.promote(settings, args.model, args.version))
+    return 0
+
+
+def _rollback(settings: Settings, args: argparse.Namespace) -> int:
+    from models import registry
+
+    _print(registry.rollback(settings, args.model))
+    return 0
+
+
+def _airflow(settings: Settings, args: argparse.Namespace) -> int:
+    from mercato import airflow_local
+
+    if args.action == "start":
+        airflow_local.start(settings)
+    else:
+        airflow_local.stop(settings)
+    return 0
+
+
+def _info(settings: Settings, args: argparse.Namespace) -> int:
+    _print(
+        {
+            "home": settings.home,
+            "landing": settings.landing_dir,
+            "archive": settings.archive_dir,
+            "quarantine": settings.quarantine_dir,
+            "warehouse": settings.warehouse_path,
+            "dbt_docs": settings.dbt_target_dir / "index.html",
+            "gx_data_docs": settings.gx_dir,
+            "feast_registry": settings.feast_registry_path,
+            "online_store": settings.online_store,
+            "mlflow_tracking_uri": settings.tracking_uri,
+            "runs": settings.run_log_dir,
+        }
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
