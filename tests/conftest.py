@@ -1,0 +1,66 @@
+"""Fixtures shared by every test area: isolated data folders, generated data, the real dataset."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import pytest
+
+from mercato.settings import REPO_ROOT, TELEMETRY_OFF, Settings, get_settings
+
+# No test may reach the network: switch every tool's telemetry off before anything imports them.
+os.environ.update(TELEMETRY_OFF)
+
+REAL_DATA = Path(
+    os.environ.get(
+        "MERCATO_REAL_DATA",
+        REPO_ROOT.parent / "shared" / "data" / "online_retail" / "online_retail.parquet",
+    )
+)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings whose data folder is a fresh temporary directory (also set in the environment)."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("MERCATO_HOME", str(home))
+    monkeypatch.delenv("MERCATO_MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MERCATO_ONLINE_STORE", raising=False)
+    value = get_settings()
+    value.ensure_dirs()
+    return value
+
+
+@pytest.fixture(scope="session")
+def small_orders(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small generated batch (Parquet) shared by the tests that only read it."""
+    from mercato.synthetic import write_orders
+
+    path = tmp_path_factory.mktemp("orders") / "orders.parquet"
+    return write_orders(path, n_customers=300, n_products=120, days=240, seed=7)
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    """The UCI Online Retail file beside the checkout; skips where it is absent."""
+    if not REAL_DATA.is_file():
+        pytest.skip(f"real dataset not found at {REAL_DATA} (set MERCATO_REAL_DATA)")
+    return REAL_DATA
+
+
+@pytest.fixture(scope="session")
+def pipeline_home(tmp_path_factory: pytest.TempPathFactory, small_orders: Path) -> Settings:
+    """A data folder where the whole pipeline has run once on the small generated batch.
+
+    Session-scoped because a full run costs tens of seconds; tests that read it must not write
+    to it (copy it first if they need to change anything).
+    """
+    from mercato.pipeline import run_all
+
+    home = tmp_path_factory.mktemp("pipeline") / "home"
+    value = dataclasses.replace(get_settings(), home=home, mlflow_tracking_uri="")
+    value.ensure_dirs()
+    run_all(value, small_orders, progress=lambda _: None)
+    return value
