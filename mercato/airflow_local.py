@@ -1,0 +1,376 @@
+"""Run real Airflow 3 on one machine: api-server, scheduler and dag-processor on 127.0.0.1.
+
+``start(settings)`` prepares an Airflow home below ``settings.home / "airflow"`` (metadata DB in
+SQLite, LocalExecutor, the repository's ``dags/`` folder, a one-slot pool for the DuckDB
+warehouse), starts the three processes each in its own session (``setsid``), waits until the
+API reports them healthy and prints the UI address and the admin credentials. ``stop(settings)``
+ends every process of those sessions, TERM first and KILL after a deadline, so nothing is left
+behind (``airflow standalone`` leaves orphans that ignore SIGTERM, hence separate processes).
+
+Command line::
+
+    python -m mercato.airflow_local run     # start, wait for Ctrl-C, stop (`make airflow`)
+    python -m mercato.airflow_local start   # start in the background and return
+    python -m mercato.airflow_local stop    # stop what `start` left running
+    python -m mercato.airflow_local status
+
+The port comes from ``MERCATO_AIRFLOW_PORT`` (default 8080).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mercato.settings import REPO_ROOT, Settings, apply_runtime_env, get_settings
+
+ADMIN_USER = "admin"
+DUCKDB_POOL = "mercato_duckdb"  # the pool name the DAGs use (dags/_common.py)
+COMPONENTS = ("api-server", "scheduler", "dag-processor")
+DEFAULT_PORT = 8080
+HOST = "127.0.0.1"
+
+
+@dataclass
+class AirflowInfo:
+    """What a started Airflow looks like from outside: where it listens and who may log in."""
+
+    url: str
+    username: str
+    password: str
+    airflow_home: str
+    processes: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def airflow_home(settings: Settings) -> Path:
+    return settings.home / "airflow"
+
+
+def port_from_env() -> int:
+    return int(os.environ.get("MERCATO_AIRFLOW_PORT") or DEFAULT_PORT)
+
+
+def _state_file(settings: Settings) -> Path:
+    return airflow_home(settings) / "processes.json"
+
+
+def _jwt_secret(home: Path) -> str:
+    """A long random secret for the API's tokens, made once and kept (owner-only) in the home."""
+    path = home / "jwt_secret"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(64))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def airflow_env(settings: Settings, port: int | None = None) -> dict[str, str]:
+    """The environment every Airflow process of this home runs with (built on ``os.environ``)."""
+    home = airflow_home(settings)
+    home.mkdir(parents=True, exist_ok=True)
+    port = port or port_from_env()
+    base_url = f"http://{HOST}:{port}"
+    apply_runtime_env(settings)  # telemetry off, MLflow URI: inherited by every task
+    env = dict(os.environ)
+    env.update(
+        {
+            "MERCATO_HOME": str(settings.home),
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__AUTH_MANAGER": (
+                "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+            ),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url}/execution/",
+            "AIRFLOW__API__HOST": HOST,
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__API__BASE_URL": base_url,
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API_AUTH__JWT_SECRET": _jwt_secret(home),
+            "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False",
+            "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+            "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos_cache"),
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            # The scheduler serves task logs on 8793 by default: take a free port instead.
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def _free_port() -> int:
+    """A TCP port nobody listens on right now (the OS picks it)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _airflow_bin() -> str:
+    """The ``airflow`` entry point of this interpreter's environment."""
+    candidate = Path(sys.executable).parent / "airflow"
+    return str(candidate) if candidate.exists() else (shutil.which("airflow") or "airflow")
+
+
+def _run(args: list[str], env: dict[str, str], timeout: float = 300) -> None:
+    done = subprocess.run(
+        [_airflow_bin(), *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"airflow {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+
+
+def prepare(settings: Settings, port: int | None = None) -> dict[str, str]:
+    """Migrate the metadata DB and create the DuckDB pool; returns the Airflow environment."""
+    settings.ensure_dirs()
+    env = airflow_env(settings, port)
+    _run(["db", "migrate"], env)
+    _run(["pools", "set", DUCKDB_POOL, "1", "One slot: one writer of the DuckDB warehouse"], env)
+    return env
+
+
+def start(
+    settings: Settings | None = None, port: int | None = None, timeout: float = 180
+) -> AirflowInfo:
+    """Start api-server, scheduler and dag-processor; return once the API says they are healthy."""
+    settings = settings or get_settings()
+    port = port or port_from_env()
+    if _state_file(settings).exists():
+        if any(_session_pids(int(p["pgid"])) for p in _read_state(settings).values()):
+            raise RuntimeError(
+                f"Airflow already runs for {settings.home}; stop it first (python -m "
+                "mercato.airflow_local stop)"
+            )
+        _state_file(settings).unlink()
+    env = prepare(settings, port)
+    home = airflow_home(settings)
+    (home / "logs").mkdir(parents=True, exist_ok=True)
+    processes: dict[str, dict[str, int]] = {}
+    try:
+        for component in COMPONENTS:
+            log = open(home / "logs" / f"{component}.log", "ab")  # noqa: SIM115 (kept by child)
+            proc = subprocess.Popen(
+                [_airflow_bin(), component],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # setsid: its own session and process group
+                cwd=home,
+            )
+            log.close()
+            processes[component] = {"pid": proc.pid, "pgid": os.getpgid(proc.pid)}
+            _CHILDREN[proc.pid] = proc
+            _write_state(settings, processes)
+        url = f"http://{HOST}:{port}"
+        _wait_healthy(url, processes, home, timeout)
+        password = _admin_password(env, timeout=30)
+    except BaseException:
+        stop(settings)
+        raise
+    return AirflowInfo(
+        url=url,
+        username=ADMIN_USER,
+        password=password,
+        airflow_home=str(home),
+        processes=processes,
+    )
+
+
+def stop(settings: Settings | None = None, deadline: float = 30) -> list[int]:
+    """Stop every process started by ``start`` for this home: TERM, then KILL after ``deadline``.
+
+    Each component runs in its own session, so every process it spawned (executor workers, task
+    processes in their own process groups, API workers) is found by session id even after its
+    parent died. Returns the ids of the processes that had to be killed with SIGKILL.
+    """
+    settings = settings or get_settings()
+    if not _state_file(settings).exists():
+        return []
+    sessions = [int(p["pgid"]) for p in _read_state(settings).values()]
+    for sid in sessions:
+        _signal_session(sid, signal.SIGTERM)
+    end = time.monotonic() + deadline
+    while time.monotonic() < end and any(_session_pids(sid) for sid in sessions):
+        _reap_children()
+        time.sleep(0.2)
+    killed = [pid for sid in sessions for pid in _session_pids(sid)]
+    for sid in sessions:
+        _signal_session(sid, signal.SIGKILL)
+    end = time.monotonic() + 10
+    while time.monotonic() < end and any(_session_pids(sid) for sid in sessions):
+        _reap_children()
+        time.sleep(0.1)
+    _reap_children()
+    _state_file(settings).unlink(missing_ok=True)
+    return killed
+
+
+def status(settings: Settings | None = None) -> dict[str, Any]:
+    """The recorded components and how many live processes each session still has."""
+    settings = settings or get_settings()
+    if not _state_file(settings).exists():
+        return {}
+    return {
+        name: {**proc, "live_processes": len(_session_pids(int(proc["pgid"])))}
+        for name, proc in _read_state(settings).items()
+    }
+
+
+# -- helpers -------------------------------------------------------------------------------------
+#: Popen objects of the components this process started, so that ``stop`` can reap them.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def _reap_children() -> None:
+    for pid, proc in list(_CHILDREN.items()):
+        if proc.poll() is not None:
+            del _CHILDREN[pid]
+
+
+def _write_state(settings: Settings, processes: dict[str, dict[str, int]]) -> None:
+    _state_file(settings).write_text(json.dumps(processes, indent=2))
+
+
+def _read_state(settings: Settings) -> dict[str, dict[str, int]]:
+    return json.loads(_state_file(settings).read_text())
+
+
+def _session_pids(sid: int) -> list[int]:
+    """Live (non-zombie) processes of session ``sid``."""
+    import psutil
+
+    pids = []
+    for proc in psutil.process_iter(["pid", "status"]):
+        try:
+            if proc.info["status"] == psutil.STATUS_ZOMBIE:
+                continue
+            if os.getsid(proc.info["pid"]) == sid:
+                pids.append(proc.info["pid"])
+        except (ProcessLookupError, PermissionError, psutil.Error):
+            continue
+    return pids
+
+
+def _signal_session(sid: int, sig: signal.Signals) -> None:
+    """Signal the session's leader group, and any process of the session in another group.
+
+    Task processes run in process groups of their own (Airflow's supervisor puts them there),
+    and a process whose parent died is still in the session, so both are found by session id.
+    """
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(sid, sig)
+    for pid in _session_pids(sid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if os.getpgid(pid) != sid:
+                os.kill(pid, sig)
+
+
+def _wait_healthy(
+    url: str, processes: dict[str, dict[str, int]], home: Path, timeout: float
+) -> None:
+    """Poll the health endpoint until the DB, scheduler and dag-processor are healthy."""
+    import httpx
+
+    end = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < end:
+        for name, proc in processes.items():
+            child = _CHILDREN.get(proc["pid"])
+            if child is not None and child.poll() is not None:
+                log_tail = (home / "logs" / f"{name}.log").read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"airflow {name} exited with {child.returncode}:\n{log_tail}")
+        try:
+            last = httpx.get(f"{url}/api/v2/monitor/health", timeout=5).json()
+            if all(
+                (last.get(part) or {}).get("status") == "healthy"
+                for part in ("metadatabase", "scheduler", "dag_processor")
+            ):
+                return
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(1)
+    raise TimeoutError(f"Airflow at {url} not healthy after {timeout:.0f} s; last answer: {last}")
+
+
+def _admin_password(env: dict[str, str], timeout: float) -> str:
+    """The admin password the api-server generated (SimpleAuthManager keeps it in a file)."""
+    path = Path(env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            return json.loads(path.read_text())[ADMIN_USER]
+        except (FileNotFoundError, ValueError, KeyError):
+            time.sleep(0.5)
+    raise TimeoutError(f"no admin password in {path}")
+
+
+def _print_info(info: AirflowInfo) -> None:
+    print(
+        f"\nAirflow is up: {info.url}\n"
+        f"  user:     {info.username}\n"
+        f"  password: {info.password}\n"
+        f"  home:     {info.airflow_home} (logs in logs/)\n"
+        "New DAGs start paused: unpause mercato_pipeline (or the stage DAGs) in the UI.\n",
+        flush=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mercato.airflow_local", description=__doc__)
+    parser.add_argument(
+        "command", choices=("run", "start", "stop", "status"), nargs="?", default="run"
+    )
+    parser.add_argument(
+        "--port", type=int, default=None, help="API/UI port (env MERCATO_AIRFLOW_PORT)"
+    )
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    if args.command == "stop":
+        killed = stop(settings)
+        print("Airflow stopped" + (f" (killed {len(killed)} stuck processes)" if killed else ""))
+        return 0
+    if args.command == "status":
+        print(json.dumps(status(settings), indent=2))
+        return 0
+    info = start(settings, port=args.port)
+    _print_info(info)
+    if args.command == "start":
+        print(json.dumps(asdict(info)["processes"], indent=2))
+        return 0
+
+    def _on_term(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _on_term)
+    try:
+        print("Press Ctrl-C to stop.", flush=True)
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("Stopping Airflow ...", flush=True)
+        stop(settings)
+        print("Airflow stopped.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
