@@ -1,0 +1,292 @@
+"""MLflow model registry: register a version, gate it against the champion, promote, roll back.
+
+Versions move only through aliases (``challenger``, ``champion``), never stages. Every new
+version gets ``challenger``; :func:`register_and_gate` compares it with the current ``champion``
+on the same hold-out (the caller passes a function that scores any model on that hold-out) and
+moves ``champion`` only when the challenger wins by ``settings.promotion_margin``. The decision,
+the metric deltas and the time are written as version tags, so the registry explains itself.
+
+The champion history (for :func:`rollback`) is a registered-model tag holding the list of
+versions that were champion, oldest first. Gate, promote and rollback hold a per-model file lock
+below ``settings.mlflow_dir`` so concurrent decisions on one machine cannot interleave.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from mercato.settings import Settings
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+HISTORY_TAG = "mercato.champion_history"
+MODEL_NAMES = ("mercato_segmentation", "mercato_recommender", "mercato_propensity")
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """What the gate decided for one new version, as written to its tags."""
+
+    name: str
+    version: str
+    promoted: bool
+    decision: str
+    reason: str
+    metric: str
+    challenger_value: float
+    champion_value: float | None
+    champion_version: str | None
+    deltas: dict[str, float] = field(default_factory=dict)
+    decided_at: str = ""
+
+
+def client(settings: Settings) -> MlflowClient:
+    """An MLflow client on ``settings.tracking_uri`` (also made the process default)."""
+    import mlflow
+
+    settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)
+    return mlflow.MlflowClient(settings.tracking_uri, settings.tracking_uri)
+
+
+def _retry(fn: Callable[[], Any], attempts: int = 8) -> Any:
+    """Run ``fn`` again when SQLite reports a lock held by a concurrent writer."""
+    for i in range(attempts):
+        try:
+            return fn()
+        except Exception as exc:  # noqa: BLE001 - MLflow wraps SQLAlchemy errors in several types
+            if "locked" not in str(exc).lower() or i == attempts - 1:
+                raise
+            time.sleep(0.05 * 2**i)
+    raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def _model_lock(settings: Settings, name: str) -> Iterator[None]:
+    settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.mlflow_dir / f".{name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def register(
+    settings: Settings,
+    name: str,
+    model_uri: str,
+    run_id: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+) -> str:
+    """Create a new version of ``name`` from ``model_uri`` with alias ``challenger``."""
+    from mlflow.exceptions import MlflowException
+
+    c = client(settings)
+    try:
+        _retry(lambda: c.create_registered_model(name))
+    except MlflowException as exc:
+        if "already exists" not in str(exc).lower() and "RESOURCE_ALREADY_EXISTS" not in str(exc):
+            raise
+    model_id = model_uri.split("/", 1)[1] if model_uri.startswith("models:/m-") else None
+    mv = _retry(
+        lambda: c.create_model_version(
+            name,
+            source=model_uri,
+            run_id=run_id,
+            tags={k: str(v) for k, v in (tags or {}).items()},
+            model_id=model_id,
+        )
+    )
+    _retry(lambda: c.set_registered_model_alias(name, CHALLENGER, mv.version))
+    return str(mv.version)
+
+
+def champion_version(settings: Settings, name: str) -> str | None:
+    """The version that alias ``champion`` points to, or ``None``."""
+    from mlflow.exceptions import MlflowException
+
+    c = client(settings)
+    try:
+        return str(c.get_model_version_by_alias(name, CHAMPION).version)
+    except MlflowException:
+        return None
+
+
+def load_version(settings: Settings, name: str, version: str) -> Any:
+    """The unwrapped Python model object of one version."""
+    import mlflow.pyfunc
+
+    client(settings)
+    return mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model()
+
+
+def load_champion(settings: Settings, name: str) -> tuple[Any, str]:
+    """(unwrapped champion model, its version); ``LookupError`` when there is no champion."""
+    import mlflow.pyfunc
+
+    client(settings)
+    version = champion_version(settings, name)
+    if version is None:
+        raise LookupError(f"{name} has no champion yet")
+    model = mlflow.pyfunc.load_model(f"models:/{name}@{CHAMPION}").unwrap_python_model()
+    return model, version
+
+
+def _history(c: MlflowClient, name: str) -> list[str]:
+    raw = c.get_registered_model(name).tags.get(HISTORY_TAG, "[]")
+    try:
+        return [str(v) for v in json.loads(raw)]
+    except ValueError:
+        return []
+
+
+def _set_champion(c: MlflowClient, name: str, version: str) -> None:
+    c.set_registered_model_alias(name, CHAMPION, version)
+    history = _history(c, name)
+    if not history or history[-1] != version:
+        history.append(version)
+    c.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history[-100:]))
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def promote(
+    settings: Settings, name: str, version: str | int, reason: str = "manual"
+) -> dict[str, str | None]:
+    """Point ``champion`` at ``version`` (people use this via ``mercato promote``)."""
+    c = client(settings)
+    version = str(version)
+    with _model_lock(settings, name):
+        c.get_model_version(name, version)  # raises for a version that does not exist
+        previous = champion_version(settings, name)
+        _set_champion(c, name, version)
+        c.set_model_version_tag(name, version, "gate.promoted_at", _now())
+        c.set_model_version_tag(name, version, "gate.promoted_by", reason)
+    return {"name": name, "champion": version, "previous_champion": previous}
+
+
+def rollback(settings: Settings, name: str) -> dict[str, str | None]:
+    """Give ``champion`` back to the previous champion (``champion`` in the answer)."""
+    c = client(settings)
+    with _model_lock(settings, name):
+        current = champion_version(settings, name)
+        history = _history(c, name)
+        while history and history[-1] == current:
+            history.pop()
+        if not history:
+            raise LookupError(f"{name} has no previous champion to roll back to")
+        previous = history[-1]
+        c.set_registered_model_alias(name, CHAMPION, previous)
+        c.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
+        if current is not None:
+            c.set_model_version_tag(name, current, "gate.rolled_back_at", _now())
+        c.set_model_version_tag(name, previous, "gate.restored_at", _now())
+    return {"name": name, "champion": previous, "rolled_back": current}
+
+
+def champions(settings: Settings) -> dict[str, str | None]:
+    """The champion version of every Mercato model (``None`` where there is none yet)."""
+    return {name: champion_version(settings, name) for name in MODEL_NAMES}
+
+
+def register_and_gate(
+    settings: Settings,
+    name: str,
+    model_uri: str,
+    run_id: str | None,
+    challenger_metrics: Mapping[str, float],
+    primary_metric: str,
+    evaluate: Callable[[Any], Mapping[str, float]],
+    higher_is_better: bool = True,
+    floor: float | None = None,
+    tags: Mapping[str, Any] | None = None,
+) -> GateDecision:
+    """Register ``model_uri`` as a challenger and promote it only if it beats the champion.
+
+    ``evaluate(model)`` scores an unwrapped model on the challenger's hold-out and returns the
+    same metric names as ``challenger_metrics``; it is applied to the current champion so both
+    are judged on identical data. ``floor`` is a baseline (e.g. popularity) the challenger must
+    beat by the margin even when there is no champion yet.
+    """
+    margin = settings.promotion_margin
+    version = register(settings, name, model_uri, run_id, tags)
+    c = client(settings)
+    sign = 1.0 if higher_is_better else -1.0
+    value = float(challenger_metrics[primary_metric])
+    with _model_lock(settings, name):
+        champ_version = champion_version(settings, name)
+        champ_metrics: dict[str, float] = {}
+        failure = ""
+        if champ_version is not None:
+            try:
+                champ_metrics = {
+                    k: float(v)
+                    for k, v in evaluate(load_version(settings, name, champ_version)).items()
+                }
+            except Exception as exc:  # noqa: BLE001 - a champion that cannot be scored loses
+                failure = f"champion v{champ_version} could not be evaluated: {exc!r}"[:400]
+        champ_value = champ_metrics.get(primary_metric)
+        deltas = {
+            k: float(challenger_metrics[k]) - v
+            for k, v in champ_metrics.items()
+            if k in challenger_metrics
+        }
+        if floor is not None and sign * (value - floor) <= margin:
+            promoted, reason = (
+                False,
+                f"{primary_metric}={value:.4f} does not beat floor {floor:.4f}",
+            )
+        elif champ_version is None:
+            promoted, reason = True, "no champion yet"
+        elif champ_value is None:
+            promoted, reason = True, failure or "champion lacks the metric"
+        elif sign * (value - champ_value) > margin:
+            promoted = True
+            reason = f"{primary_metric} {value:.4f} vs champion {champ_value:.4f} (margin {margin})"
+        else:
+            promoted = False
+            reason = f"{primary_metric} {value:.4f} vs champion {champ_value:.4f} (margin {margin})"
+        decided_at = _now()
+        decision = "promoted" if promoted else "rejected"
+        version_tags = {
+            "gate.decision": decision,
+            "gate.reason": reason,
+            "gate.metric": primary_metric,
+            "gate.challenger_value": f"{value:.6f}",
+            "gate.champion_value": "" if champ_value is None else f"{champ_value:.6f}",
+            "gate.champion_version": champ_version or "",
+            "gate.margin": str(margin),
+            "gate.decided_at": decided_at,
+            **{f"gate.delta.{k}": f"{v:+.6f}" for k, v in deltas.items()},
+        }
+        for key, val in version_tags.items():
+            _retry(lambda key=key, val=val: c.set_model_version_tag(name, version, key, val))
+        if promoted:
+            _retry(lambda: _set_champion(c, name, version))
+    return GateDecision(
+        name=name,
+        version=version,
+        promoted=promoted,
+        decision=decision,
+        reason=reason,
+        metric=primary_metric,
+        challenger_value=value,
+        champion_value=champ_value,
+        champion_version=champ_version,
+        deltas=deltas,
+        decided_at=decided_at,
+    )
