@@ -1,0 +1,378 @@
+"""Customer segments from RFM behaviour: KMeans in a standardised log space.
+
+Recency, frequency and monetary value are heavily skewed, so each is ``log1p``-transformed
+(monetary clipped at 0: net refunds are no spend) and standardised before KMeans. The number of
+segments is chosen by silhouette over ``k_range`` (the curve is logged). Segment ids are stable:
+new centroids are matched to the champion's (Hungarian matching in the new standardised space)
+and matched segments keep their ids; without a champion ids are ordered by monetary value, so
+segment 0 is always the highest-spending one. Each segment gets a profile and a readable name
+derived from where its medians fall among all customers (e.g. "active loyal high spenders").
+
+The gate judges on a hold-out of customers (20 %, seeded): the challenger and the champion
+assign those customers and both labelings are scored by silhouette in the challenger's space.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from mercato.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from models.pyfunc import SegmentationModel
+
+MODEL_NAME = "mercato_segmentation"
+EXPERIMENT = "mercato_segmentation"
+FEATURE_SERVICE = "segmentation_v1"
+CLUSTER_FEATURES = ["recency_days", "frequency", "monetary"]
+LOG_FEATURES = ["recency_days", "frequency", "monetary"]
+K_RANGE = range(3, 9)
+PRIMARY_METRIC = "silhouette"
+#: Matched centroids farther apart than this (in standard deviations) get a new id instead.
+MAX_MATCH_DISTANCE = 1.0
+
+
+@dataclass(frozen=True)
+class SegmentationResult:
+    """Outcome of :func:`train_segmentation`."""
+
+    name: str
+    version: str | None
+    metrics: dict[str, float]
+    promoted: bool
+    decision: str
+    k: int = 0
+    profiles: dict[int, dict] = field(default_factory=dict)
+    run_id: str = ""
+
+
+# -- data ------------------------------------------------------------------------------------
+def build_segmentation_data(settings: Settings | None = None) -> pd.DataFrame:
+    """Feature service ``segmentation_v1`` for every customer at the latest snapshot."""
+    import duckdb
+
+    from features import store
+
+    settings = settings or get_settings()
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        entities = con.execute(
+            """
+            select customer_id, snapshot_at as event_timestamp
+            from main.customer_features
+            where snapshot_at = (select max(snapshot_at) from main.customer_features)
+            order by customer_id
+            """
+        ).df()
+    return store.get_training_set(settings, entities, FEATURE_SERVICE)
+
+
+# -- fitting ---------------------------------------------------------------------------------
+def _log_space(df: pd.DataFrame) -> np.ndarray:
+    x = df[CLUSTER_FEATURES].astype(float).fillna(0.0).to_numpy().copy()
+    mask = np.array([f in LOG_FEATURES for f in CLUSTER_FEATURES])
+    x[:, mask] = np.log1p(np.clip(x[:, mask], 0.0, None))
+    return x
+
+
+def _raw(df: pd.DataFrame) -> np.ndarray:
+    """The raw cluster features as a float array (what ``assign_many`` takes)."""
+    return df[CLUSTER_FEATURES].astype(float).fillna(0.0).to_numpy()
+
+
+def _percentile(population: np.ndarray, value: float) -> float:
+    """Mid-rank percentile of ``value`` in ``population`` (ties count half)."""
+    return float((population < value).mean() + 0.5 * (population == value).mean())
+
+
+def _name(recency_pct: float, frequency_pct: float, monetary_pct: float) -> str:
+    recency = "active" if recency_pct < 1 / 3 else "cooling" if recency_pct < 2 / 3 else "lapsed"
+    frequency = (
+        "occasional" if frequency_pct < 1 / 3 else "regular" if frequency_pct < 2 / 3 else "loyal"
+    )
+    monetary = "low" if monetary_pct < 1 / 3 else "mid" if monetary_pct < 2 / 3 else "high"
+    return f"{recency} {frequency} {monetary} spenders"
+
+
+def segment_profiles(df: pd.DataFrame, labels: np.ndarray) -> dict[int, dict]:
+    """Size, share, feature means/medians and a name for every segment id in ``labels``."""
+    profiles: dict[int, dict] = {}
+    pop = {f: df[f].astype(float).to_numpy() for f in CLUSTER_FEATURES}
+    for seg in sorted(np.unique(labels)):
+        members = df[labels == seg]
+        medians = {f: float(members[f].median()) for f in CLUSTER_FEATURES}
+        pct = {f: _percentile(pop[f], medians[f]) for f in CLUSTER_FEATURES}
+        profiles[int(seg)] = {
+            "size": int(len(members)),
+            "share": float(len(members) / len(df)),
+            **{f"mean_{f}": float(members[f].mean()) for f in CLUSTER_FEATURES},
+            **{f"median_{f}": medians[f] for f in CLUSTER_FEATURES},
+            # low recency is good: an "active" segment sits in the lowest third of recency
+            "name": _name(pct["recency_days"], pct["frequency"], pct["monetary"]),
+        }
+    seen: dict[str, int] = {}
+    for seg in sorted(profiles, key=lambda s: -profiles[s]["size"]):
+        base = profiles[seg]["name"]
+        seen[base] = seen.get(base, 0) + 1
+        if seen[base] > 1:
+            profiles[seg]["name"] = f"{base} ({seen[base]})"
+    return profiles
+
+
+def match_ids(
+    centroids: np.ndarray,
+    mean: np.ndarray,
+    scale: np.ndarray,
+    reference: SegmentationModel | None,
+    order_key: np.ndarray,
+) -> np.ndarray:
+    """An id per new centroid: the matched reference id, or a fresh one.
+
+    ``centroids`` are in the new standardised space; the reference's log-space centroids are
+    standardised with the new scaler so both sit in one space. Fresh ids are handed out in
+    descending ``order_key`` (monetary) after the reference's largest id.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    ids = np.full(len(centroids), -1, dtype=np.int64)
+    next_id = 0
+    if reference is not None and list(reference.feature_names) == CLUSTER_FEATURES:
+        ref = (reference.log_space_centroids() - mean) / scale
+        cost = np.sqrt(((centroids[:, None, :] - ref[None, :, :]) ** 2).sum(axis=2))
+        rows, cols = linear_sum_assignment(cost)
+        for r, c in zip(rows, cols, strict=True):
+            if cost[r, c] <= MAX_MATCH_DISTANCE:
+                ids[r] = reference.segment_ids[c]
+        next_id = int(reference.segment_ids.max()) + 1
+    for r in np.argsort(-order_key, kind="stable"):
+        if ids[r] < 0:
+            ids[r] = next_id
+            next_id += 1
+    return ids
+
+
+def fit_segmentation(
+    df: pd.DataFrame,
+    seed: int = 42,
+    k_range: Sequence[int] = K_RANGE,
+    reference: SegmentationModel | None = None,
+    k: int | None = None,
+) -> tuple[SegmentationModel, dict[int, dict[str, float]]]:
+    """Fit KMeans for each k (or the given ``k``), keep the best by silhouette.
+
+    Returns the model and the selection curve ``{k: {"silhouette", "inertia"}}``.
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
+    from models.pyfunc import SegmentationModel
+
+    x = _log_space(df)
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale == 0] = 1.0
+    z = (x - mean) / scale
+    sample = min(len(z), 4000)
+    curve: dict[int, dict[str, float]] = {}
+    fits = {}
+    for kk in [k] if k is not None else k_range:
+        if kk >= len(z):
+            continue
+        km = KMeans(n_clusters=kk, n_init=10, random_state=seed).fit(z)
+        score = silhouette_score(z, km.labels_, sample_size=sample, random_state=seed)
+        curve[kk] = {"silhouette": float(score), "inertia": float(km.inertia_)}
+        fits[kk] = km
+    if not fits:
+        raise ValueError(f"too few customers ({len(z)}) for k in {list(k_range)}")
+    best = max(curve, key=lambda kk: curve[kk]["silhouette"])
+    km = fits[best]
+    ids = match_ids(
+        km.cluster_centers_,
+        mean,
+        scale,
+        reference,
+        km.cluster_centers_[:, CLUSTER_FEATURES.index("monetary")],
+    )
+    labels = ids[km.labels_]
+    model = SegmentationModel(
+        CLUSTER_FEATURES,
+        LOG_FEATURES,
+        mean,
+        scale,
+        km.cluster_centers_,
+        ids,
+        segment_profiles(df, labels),
+    )
+    return model, curve
+
+
+# -- evaluation ------------------------------------------------------------------------------
+def evaluate_segmentation(
+    model: Any, df: pd.DataFrame, space: SegmentationModel | None = None
+) -> dict[str, float]:
+    """Silhouette and Davies-Bouldin of ``model``'s labels on ``df``, in ``space``'s features.
+
+    ``space`` defaults to the model itself; the gate passes the challenger so champion and
+    challenger are scored in one space.
+    """
+    from sklearn.metrics import davies_bouldin_score, silhouette_score
+
+    space = space or model
+    labels = model.assign_many(df[model.feature_names].astype(float).fillna(0.0).to_numpy())
+    z = space.transform(_raw(df))
+    if len(np.unique(labels)) < 2:
+        return {"silhouette": -1.0, "davies_bouldin": float("inf"), "n_segments": 1.0}
+    return {
+        "silhouette": float(
+            silhouette_score(z, labels, sample_size=min(len(z), 4000), random_state=0)
+        ),
+        "davies_bouldin": float(davies_bouldin_score(z, labels)),
+        "n_segments": float(len(np.unique(labels))),
+    }
+
+
+def bootstrap_stability(
+    model: SegmentationModel, df: pd.DataFrame, seed: int = 42, n_boot: int = 10
+) -> float:
+    """Mean adjusted Rand index between the model's labels and refits on bootstrap resamples."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score
+
+    z = model.transform(_raw(df))
+    base = model.assign_many(_raw(df))
+    rng = np.random.default_rng(seed)
+    scores = []
+    for b in range(n_boot):
+        idx = rng.integers(0, len(z), len(z))
+        km = KMeans(n_clusters=len(model.segment_ids), n_init=3, random_state=seed + b).fit(z[idx])
+        scores.append(adjusted_rand_score(base, km.predict(z)))
+    return float(np.mean(scores))
+
+
+def _curve_figure(curve: Mapping[int, Mapping[str, float]], chosen: int):
+    from models.tracking import figure
+
+    fig, ax = figure()
+    ks = sorted(curve)
+    ax.plot(ks, [curve[k]["silhouette"] for k in ks], marker="o", label="silhouette")
+    ax.axvline(chosen, color="grey", linestyle="--", label=f"chosen k={chosen}")
+    ax.set_xlabel("k")
+    ax.set_ylabel("silhouette")
+    ax2 = ax.twinx()
+    ax2.plot(ks, [curve[k]["inertia"] for k in ks], marker="s", color="tab:orange", label="inertia")
+    ax2.set_ylabel("inertia")
+    ax.set_title("KMeans k selection")
+    ax.legend(loc="upper right")
+    return fig
+
+
+def _profiles_figure(profiles: Mapping[int, Mapping[str, Any]]):
+    from models.tracking import figure
+
+    fig, axes = figure(12, 4)
+    fig.clf()
+    ids = sorted(profiles)
+    labels = [f"{i}: {profiles[i]['name']}\n(n={profiles[i]['size']})" for i in ids]
+    for n, feat in enumerate(CLUSTER_FEATURES, start=1):
+        ax = fig.add_subplot(1, 3, n)
+        ax.barh(labels, [profiles[i][f"median_{feat}"] for i in ids])
+        ax.set_title(f"median {feat}")
+        if n > 1:
+            ax.set_yticklabels([])
+    fig.tight_layout()
+    return fig
+
+
+def train_segmentation(
+    data: pd.DataFrame,
+    settings: Settings | None = None,
+    k_range: Sequence[int] = K_RANGE,
+    reference: SegmentationModel | None | str = "champion",
+    register: bool = True,
+) -> SegmentationResult:
+    """Choose k, fit with stable ids, log the run, register and gate against the champion.
+
+    ``reference="champion"`` matches ids to the registered champion when there is one; pass a
+    model (or ``None``) to match against it instead.
+    """
+    import mlflow
+
+    from models import registry, tracking
+
+    settings = settings or get_settings()
+    df = data.dropna(subset=["recency_days"]).reset_index(drop=True)
+    if isinstance(reference, str):
+        try:
+            reference, _ = registry.load_champion(settings, MODEL_NAME)
+        except LookupError:
+            reference = None
+    rng = np.random.default_rng(settings.seed)
+    hold = rng.random(len(df)) < 0.2
+    fit_df, hold_df = df[~hold].reset_index(drop=True), df[hold].reset_index(drop=True)
+    model, curve = fit_segmentation(fit_df, settings.seed, k_range, reference)
+    k = len(model.segment_ids)
+    metrics = evaluate_segmentation(model, hold_df)
+    train_metrics = evaluate_segmentation(model, fit_df)
+    metrics.update(
+        {
+            "silhouette_train": train_metrics["silhouette"],
+            "davies_bouldin_train": train_metrics["davies_bouldin"],
+            "stability_ari": bootstrap_stability(model, fit_df, settings.seed),
+            "k": float(k),
+        }
+    )
+    # profiles over every customer, so sizes describe the whole base
+    model.profiles = segment_profiles(df, model.assign_many(_raw(df)))
+
+    with tracking.start_run(settings, EXPERIMENT, f"segmentation-k{k}") as run:
+        tracking.log_provenance(settings, df, FEATURE_SERVICE)
+        mlflow.log_params(
+            {
+                "features": ",".join(CLUSTER_FEATURES),
+                "log_features": ",".join(LOG_FEATURES),
+                "k_range": f"{min(k_range)}-{max(k_range)}",
+                "k": k,
+                "seed": settings.seed,
+                "holdout_share": 0.2,
+                "id_reference": "none" if reference is None else "champion",
+            }
+        )
+        mlflow.log_metrics(metrics)
+        for kk, point in curve.items():
+            mlflow.log_metric("k_curve_silhouette", point["silhouette"], step=kk)
+            mlflow.log_metric("k_curve_inertia", point["inertia"], step=kk)
+        mlflow.log_dict({str(kk): v for kk, v in curve.items()}, "k_selection.json")
+        mlflow.log_dict({str(s): p for s, p in model.profiles.items()}, "segment_profiles.json")
+        tracking.log_figure(_curve_figure(curve, k), "k_selection.png")
+        tracking.log_figure(_profiles_figure(model.profiles), "segment_profiles.png")
+        info = tracking.log_pyfunc(model, df[CLUSTER_FEATURES].head(3).astype(float))
+        run_id = run.info.run_id
+
+    if not register:
+        return SegmentationResult(
+            MODEL_NAME, None, metrics, False, "not registered", k, model.profiles, run_id
+        )
+    decision = registry.register_and_gate(
+        settings,
+        MODEL_NAME,
+        info.model_uri,
+        run_id,
+        challenger_metrics=metrics,
+        primary_metric=PRIMARY_METRIC,
+        evaluate=lambda m: evaluate_segmentation(m, hold_df, space=model),
+        tags={"k": k, "data_version": tracking.data_version(df)},
+    )
+    return SegmentationResult(
+        MODEL_NAME,
+        decision.version,
+        metrics,
+        decision.promoted,
+        decision.reason,
+        k,
+        model.profiles,
+        run_id,
+    )
