@@ -1,0 +1,204 @@
+"""The DuckDB warehouse: run dbt in-process, and read tables read-only for the later stages.
+
+dbt runs through ``dbtRunner().invoke()`` with every path passed explicitly (project and profiles
+from the repo, target and logs below ``MERCATO_HOME``) and the warehouse path handed to
+``profiles.yml`` through ``MERCATO_WAREHOUSE_PATH``. The profile sets ``keep_open: false`` so
+the file lock is released when dbt returns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from mercato.settings import Settings
+
+#: Schemas that hold data tables: what landing writes and what dbt builds.
+DATA_SCHEMAS = ("raw", "main")
+
+#: dbt sub-commands that accept --vars and --target-path.
+_PROJECT_COMMANDS = {
+    "build",
+    "run",
+    "test",
+    "seed",
+    "compile",
+    "parse",
+    "docs",
+    "ls",
+    "list",
+    "show",
+}
+
+
+class DbtFailed(RuntimeError):
+    """dbt did not finish cleanly; the message names every failed model and test."""
+
+
+def dbt_vars(settings: Settings) -> dict[str, Any]:
+    """dbt vars taken from the settings (same knobs for the CLI, Airflow and tests)."""
+    return {
+        "snapshot_every_days": settings.snapshot_every_days,
+        "horizon_days": settings.propensity_horizon_days,
+    }
+
+
+def run_dbt(settings: Settings, args: list[str] | None = None) -> dict[str, Any]:
+    """Run a dbt command (default ``build``) against the warehouse and summarise it.
+
+    Raises :class:`DbtFailed` naming each model, test or unit test that errored or failed.
+    """
+    from dbt.cli.main import dbtRunner
+
+    from mercato.settings import apply_runtime_env
+
+    apply_runtime_env(settings)
+    args = list(args or ["build"])
+    settings.dbt_target_dir.mkdir(parents=True, exist_ok=True)
+    settings.dbt_log_dir.mkdir(parents=True, exist_ok=True)
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    os.environ["MERCATO_WAREHOUSE_PATH"] = str(settings.warehouse_path)
+
+    full = [
+        *args,
+        "--project-dir",
+        str(settings.dbt_project_dir),
+        "--profiles-dir",
+        str(settings.dbt_project_dir),
+        "--log-path",
+        str(settings.dbt_log_dir),
+    ]
+    if args and args[0] in _PROJECT_COMMANDS:
+        full += [
+            "--target-path",
+            str(settings.dbt_target_dir),
+            "--vars",
+            json.dumps(dbt_vars(settings)),
+        ]
+    outcome = dbtRunner().invoke(full)
+    summary = _summarise(args, outcome)
+    if not outcome.success:
+        failed = summary["failed"]
+        detail = "\n".join(f"  - {name}: {msg}" for name, msg in failed) if failed else ""
+        if outcome.exception is not None:
+            detail += f"\n  - dbt error: {outcome.exception}"
+        raise DbtFailed(
+            f"dbt {' '.join(args)} failed"
+            + (f" ({len(failed)} node(s))" if failed else "")
+            + f":\n{detail.strip(chr(10))}\n  logs: {settings.dbt_log_dir / 'dbt.log'}"
+        )
+    summary.pop("failed")
+    return summary
+
+
+def _summarise(args: list[str], outcome: Any) -> dict[str, Any]:
+    counts: Counter[str] = Counter()
+    failed: list[tuple[str, str]] = []
+    results = getattr(outcome.result, "results", None) or []
+    for item in results:
+        node = getattr(item, "node", None)
+        kind = str(getattr(getattr(node, "resource_type", None), "value", "node"))
+        status = str(getattr(item.status, "value", item.status))
+        counts[f"{kind}_{status}"] += 1
+        if status in ("error", "fail", "runtime error"):
+            name = getattr(node, "name", None) or getattr(node, "unique_id", "?")
+            failed.append((f"{kind} {name}", (item.message or status).strip()))
+    return {
+        "command": " ".join(args),
+        "models_built": counts.get("model_success", 0),
+        "tests_passed": counts.get("test_pass", 0),
+        "unit_tests_passed": counts.get("unit_test_pass", 0),
+        "warnings": counts.get("test_warn", 0),
+        "statuses": dict(sorted(counts.items())),
+        "failed": failed,
+    }
+
+
+def generate_docs(settings: Settings) -> Path:
+    """Build dbt's documentation site into the data folder; returns the static page."""
+    run_dbt(settings, ["docs", "generate", "--static"])
+    return settings.dbt_target_dir / "static_index.html"
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+def _connect(settings: Settings) -> Any:
+    import duckdb
+
+    if not settings.warehouse_path.exists():
+        raise FileNotFoundError(f"no warehouse at {settings.warehouse_path}: run ingest first")
+    return duckdb.connect(str(settings.warehouse_path), read_only=True)
+
+
+def list_tables(settings: Settings) -> list[str]:
+    """Every data table (not view) as ``schema.name``; marts are in ``main``."""
+    with _connect(settings) as con:
+        rows = con.execute(
+            "select schema_name, table_name from duckdb_tables() "
+            "where database_name = current_database() and schema_name in ('raw', 'main') "
+            "order by schema_name desc, table_name"
+        ).fetchall()
+    return [f"{schema}.{name}" for schema, name in rows]
+
+
+def table_counts(settings: Settings) -> dict[str, int]:
+    """Row count of every data table (``raw.*`` and every mart), opened read-only."""
+    tables = list_tables(settings)
+    with _connect(settings) as con:
+        return {
+            _short(t): con.execute(f"select count(*) from {_quoted(t)}").fetchone()[0]
+            for t in tables
+        }
+
+
+def table_hashes(settings: Settings) -> dict[str, str]:
+    """An order-independent fingerprint of every data table: schema, row count and contents.
+
+    Two warehouses with the same rows (in any order) and the same column types give the same
+    hashes; any changed, added or removed row changes it.
+    """
+    tables = list_tables(settings)
+    hashes: dict[str, str] = {}
+    with _connect(settings) as con:
+        for table in tables:
+            columns = con.execute(f"describe {_quoted(table)}").fetchall()
+            count, total, mixed = con.execute(
+                f"select count(*), coalesce(sum(hash(t)::hugeint), 0), "
+                f"coalesce(bit_xor(hash(t)), 0) from {_quoted(table)} as t"
+            ).fetchone()
+            signature = json.dumps([[c[0], c[1]] for c in columns]) + f"|{count}|{total}|{mixed}"
+            hashes[_short(table)] = hashlib.sha256(signature.encode()).hexdigest()
+    return hashes
+
+
+def read_table(settings: Settings, name: str, columns: list[str] | None = None) -> Any:
+    """A table as a pandas DataFrame, read-only. ``name`` is a mart or ``raw.<table>``."""
+    tables = {_short(t): t for t in list_tables(settings)}
+    if name not in tables:
+        known = ", ".join(sorted(tables))
+        raise KeyError(f"no table {name!r} in the warehouse (tables: {known})")
+    select = "*"
+    if columns:
+        for column in columns:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", column):
+                raise ValueError(f"not a column name: {column!r}")
+        select = ", ".join(f'"{c}"' for c in columns)
+    with _connect(settings) as con:
+        return con.execute(f"select {select} from {_quoted(tables[name])}").fetchdf()
+
+
+def _short(table: str) -> str:
+    """Marts by bare name (``dim_customers``), raw tables qualified (``raw.order_lines``)."""
+    schema, name = table.split(".", 1)
+    return name if schema == "main" else table
+
+
+def _quoted(table: str) -> str:
+    schema, name = table.split(".", 1)
+    return f'"{schema}"."{name}"'
