@@ -1,0 +1,263 @@
+"""Which model versions the service answers with, and how it follows the ``champion`` alias.
+
+At start-up every family's ``champion`` alias is resolved to a version number and that exact
+version is loaded (``models:/NAME/VERSION``, so the alias cannot move between the two steps).
+Afterwards a background thread asks the registry every ``poll_seconds`` where the alias points;
+when it has moved, the new version is loaded *beside* the old one, and only then does the
+service swap one reference. A request reads that reference once and uses the models it got for
+its whole life, so every request is answered entirely by one version and none is dropped.
+
+Loading a version also prepares what the request path needs (index arrays, JSON-safe profiles),
+so requests do arithmetic on arrays and never build a DataFrame.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from features import CUSTOMER_FEATURES
+from mercato.settings import Settings
+
+logger = logging.getLogger("mercato.serving")
+
+ALIAS = "champion"
+RECOMMENDER = "mercato_recommender"
+SEGMENTATION = "mercato_segmentation"
+PROPENSITY = "mercato_propensity"
+MODEL_NAMES = (RECOMMENDER, SEGMENTATION, PROPENSITY)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars and arrays (and nested containers) -> JSON-ready Python values."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """One loaded version of one registered model, with what requests need prepared."""
+
+    name: str
+    version: str
+    model: Any
+    loaded_at: str
+    #: model-specific arrays and lookups built once at load time (see ``prepare``)
+    prepared: dict[str, Any] = field(default_factory=dict)
+
+    def details(self) -> dict[str, Any]:
+        """Small facts for ``model_info``."""
+        model = self.model
+        out: dict[str, Any] = {}
+        for attr in ("algorithm",):
+            if hasattr(model, attr):
+                out[attr] = _plain(getattr(model, attr))
+        if self.name == RECOMMENDER and hasattr(model, "item_ids"):
+            out["n_items"] = len(model.item_ids)
+        if "feature_names" in self.prepared:
+            out["feature_names"] = list(self.prepared["feature_names"])
+        if self.name == SEGMENTATION:
+            out["segments"] = sorted(self.prepared.get("profiles", {}))
+        return out
+
+
+def prepare(name: str, model: Any) -> dict[str, Any]:
+    """Check one model against the serving contract and precompute its request-path helpers.
+
+    Raises ``TypeError`` when the object lacks what serving calls, so a broken version is never
+    swapped in.
+    """
+    required = {
+        RECOMMENDER: ("recommend", "similar_items", "known_customer"),
+        SEGMENTATION: ("assign", "profiles"),
+        PROPENSITY: ("predict_proba", "feature_names"),
+    }[name]
+    missing = [attr for attr in required if not hasattr(model, attr)]
+    if missing:
+        raise TypeError(f"{name} model {type(model).__name__} lacks {', '.join(missing)}")
+    prepared: dict[str, Any] = {}
+    if name in (SEGMENTATION, PROPENSITY):
+        names = list(getattr(model, "feature_names", None) or CUSTOMER_FEATURES)
+        unknown = [f for f in names if f not in CUSTOMER_FEATURES]
+        if unknown:
+            raise TypeError(f"{name} needs features serving does not know: {unknown}")
+        prepared["feature_names"] = names
+        #: columns of a CUSTOMER_FEATURES-ordered row that the model reads, in its own order
+        prepared["columns"] = np.array([CUSTOMER_FEATURES.index(f) for f in names], dtype=np.intp)
+    if name == SEGMENTATION:
+        prepared["profiles"] = {int(k): _plain(v) for k, v in dict(model.profiles).items()}
+    return prepared
+
+
+@dataclass(frozen=True)
+class Champions:
+    """An immutable set of the models serving answers with; swapped whole, never edited."""
+
+    models: dict[str, LoadedModel | None]
+    checked_at: str | None = None
+
+    def get(self, name: str) -> LoadedModel | None:
+        return self.models.get(name)
+
+
+Loader = Callable[[str, str], Any]
+Resolver = Callable[[str], "str | None"]
+
+
+class ChampionTracker:
+    """Holds the current champions and keeps them in step with the registry alias.
+
+    ``resolve(name) -> version | None`` and ``load(name, version) -> model`` default to the
+    MLflow registry at ``settings.tracking_uri``; tests may pass others.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        poll_seconds: float = 30.0,
+        resolve: Resolver | None = None,
+        load: Loader | None = None,
+        names: tuple[str, ...] = MODEL_NAMES,
+    ) -> None:
+        self.settings = settings
+        self.poll_seconds = poll_seconds
+        self.names = names
+        self._resolve = resolve or self._mlflow_resolve
+        self._load = load or self._mlflow_load
+        self._client: Any = None
+        self._swap_lock = threading.Lock()  # one refresh at a time; readers never take it
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.current = Champions(models={n: None for n in names})
+        self.swaps: list[tuple[str, str | None, str]] = []  # (name, old, new), for model_info
+
+    # -- registry access ----------------------------------------------------------------------
+    def _mlflow_client(self) -> Any:
+        if self._client is None:
+            import mlflow
+
+            mlflow.set_tracking_uri(self.settings.tracking_uri)
+            mlflow.set_registry_uri(self.settings.tracking_uri)
+            self._client = mlflow.MlflowClient(self.settings.tracking_uri)
+        return self._client
+
+    def _mlflow_resolve(self, name: str) -> str | None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return str(self._mlflow_client().get_model_version_by_alias(name, ALIAS).version)
+        except MlflowException as exc:
+            # no such model or alias: a normal state before the first training run
+            code = getattr(exc, "error_code", "")
+            if code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+                return None
+            if "not found" in str(exc).lower() or "does not exist" in str(exc).lower():
+                return None
+            raise
+
+    def _mlflow_load(self, name: str, version: str) -> Any:
+        import mlflow.pyfunc
+
+        self._mlflow_client()
+        return mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model()
+
+    # -- loading and swapping -----------------------------------------------------------------
+    def load_version(self, name: str, version: str) -> LoadedModel:
+        """Load and prepare one version (does not serve it)."""
+        model = self._load(name, version)
+        return LoadedModel(
+            name=name,
+            version=str(version),
+            model=model,
+            loaded_at=_now(),
+            prepared=prepare(name, model),
+        )
+
+    def refresh(self) -> list[tuple[str, str | None, str]]:
+        """Check every alias once; load and swap in the versions that moved.
+
+        Returns the swaps made, as (name, old version, new version). A version that fails to
+        load leaves the old one serving (and is tried again on the next check); an alias that
+        disappears leaves the last champion serving.
+        """
+        made: list[tuple[str, str | None, str]] = []
+        with self._swap_lock:
+            current = self.current
+            updated = dict(current.models)
+            for name in self.names:
+                try:
+                    target = self._resolve(name)
+                except Exception:  # noqa: BLE001 - registry briefly unreachable: keep serving
+                    logger.exception(
+                        "could not resolve %s@%s; keeping the served version", name, ALIAS
+                    )
+                    continue
+                served = current.get(name)
+                if target is None:
+                    if served is not None:
+                        logger.warning(
+                            "%s has no %s any more; still serving v%s", name, ALIAS, served.version
+                        )
+                    continue
+                if served is not None and served.version == target:
+                    continue
+                try:
+                    loaded = self.load_version(name, target)
+                except Exception:  # noqa: BLE001 - a broken version must not stop the service
+                    logger.exception(
+                        "could not load %s v%s; keeping the served version", name, target
+                    )
+                    continue
+                updated[name] = loaded
+                made.append((name, served.version if served else None, target))
+            # The one write readers see: a new, complete Champions object.
+            self.current = Champions(models=updated, checked_at=_now())
+            for swap in made:
+                logger.info("now serving %s v%s (was %s)", swap[0], swap[2], swap[1] or "nothing")
+            self.swaps.extend(made)
+        return made
+
+    # -- background following -----------------------------------------------------------------
+    def start_polling(self) -> None:
+        """Follow the alias in a daemon thread every ``poll_seconds`` (0 or less: never)."""
+        if self.poll_seconds <= 0 or self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._poll, name="champion-poll", daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.poll_seconds):
+            try:
+                self.refresh()
+            except Exception:  # noqa: BLE001 - the poller must outlive any one failure
+                logger.exception("champion check failed")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop following the alias (the served models stay)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def served_versions(self) -> dict[str, str | None]:
+        current = self.current
+        return {n: (m.version if (m := current.get(n)) else None) for n in self.names}

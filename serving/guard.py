@@ -1,0 +1,206 @@
+"""The service's front door: API key, body size, content type, and readable validation errors.
+
+A plain ASGI middleware (no per-request objects beyond what it must read), so it costs
+microseconds. In order, for every HTTP request:
+
+1. API key. When ``settings.api_key`` (env ``MERCATO_API_KEY``) is set, every path except the
+   health checks and the API documentation needs ``Authorization: Bearer <key>`` or
+   ``X-API-Key: <key>``; otherwise the answer is 401.
+2. POST bodies must be JSON (415 otherwise) and at most ``MERCATO_MAX_BODY_BYTES`` (default
+   1 MiB; 413 otherwise). The body is read here, so an oversized one never reaches the parser.
+3. BentoML answers invalid input with 400 and pydantic's error list. The first error's field is
+   lifted into ``field`` and every error is summarised in ``error``, so a caller reads at once
+   which field is wrong; the original list stays in ``detail``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+MAX_BODY_ENV = "MERCATO_MAX_BODY_BYTES"
+DEFAULT_MAX_BODY = 1 << 20
+#: Reachable without a key: orchestrators probe these, and the docs describe the API.
+OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/", "/docs.json", "/schema.json"})
+OPEN_PREFIXES = ("/static_content/", "/assets/")
+
+
+def _json_response(status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]] = ()):
+    payload = json.dumps(body, separators=(",", ":")).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+        *extra,
+    ]
+    return (
+        {"type": "http.response.start", "status": status, "headers": headers},
+        {"type": "http.response.body", "body": payload, "more_body": False},
+    )
+
+
+def describe_validation_errors(detail: list[dict[str, Any]]) -> tuple[str, str | None]:
+    """(one-line summary naming each field, dotted path of the first field) of pydantic errors."""
+    parts = []
+    first_field: str | None = None
+    for err in detail[:5]:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
+        name = ".".join(loc)
+        if err.get("type") == "json_invalid":
+            parts.append(f"the body is not valid JSON ({err.get('msg', '')})")
+            continue
+        if first_field is None and name:
+            first_field = name
+        parts.append(f"{name or 'body'}: {err.get('msg', 'invalid')}")
+    if len(detail) > 5:
+        parts.append(f"... and {len(detail) - 5} more")
+    return "invalid request: " + "; ".join(parts), first_field
+
+
+class Guard:
+    """ASGI middleware; ``api_key`` and ``max_body`` default to settings and env at start-up."""
+
+    def __init__(self, app: ASGIApp, api_key: str | None = None, max_body: int | None = None):
+        self.app = app
+        if api_key is None:
+            from mercato.settings import get_settings
+
+            api_key = get_settings().api_key
+        self.api_key = api_key.encode() if api_key else b""
+        if max_body is None:
+            raw = os.environ.get(MAX_BODY_ENV, "")
+            max_body = int(raw) if raw.strip().isdigit() else DEFAULT_MAX_BODY
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        if self.api_key and not self._is_open(path) and not self._has_key(scope):
+            await self._reply(
+                send,
+                401,
+                {
+                    "error": "missing or wrong API key: send 'Authorization: Bearer <key>' "
+                    "or 'X-API-Key: <key>'"
+                },
+                [(b"www-authenticate", b"Bearer")],
+            )
+            return
+        if scope.get("method") != "POST":
+            await self.app(scope, receive, send)
+            return
+        content_type = self._header(scope, b"content-type")
+        if content_type:
+            base = content_type.split(b";", 1)[0].strip().lower()
+            if base not in (b"application/json", b"text/json"):
+                await self._reply(
+                    send,
+                    415,
+                    {"error": f"send JSON (Content-Type: application/json), not {base.decode()!r}"},
+                )
+                return
+        declared = self._header(scope, b"content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_body:
+            await self._reply(send, 413, self._too_large())
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if len(body) > self.max_body:
+                await self._reply(send, 413, self._too_large())
+                return
+            if not message.get("more_body", False):
+                break
+        await self.app(scope, _replay(bytes(body), receive), _readable_400(send))
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _too_large(self) -> dict[str, Any]:
+        return {"error": f"request body larger than {self.max_body} bytes; send smaller batches"}
+
+    @staticmethod
+    def _is_open(path: str) -> bool:
+        return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
+
+    @staticmethod
+    def _header(scope: Scope, name: bytes) -> bytes:
+        for key, value in scope.get("headers", ()):
+            if key == name:
+                return value
+        return b""
+
+    def _has_key(self, scope: Scope) -> bool:
+        given = self._header(scope, b"x-api-key")
+        if not given:
+            auth = self._header(scope, b"authorization")
+            scheme, _, token = auth.partition(b" ")
+            if scheme.lower() == b"bearer":
+                given = token.strip()
+        return bool(given) and hmac.compare_digest(given, self.api_key)
+
+    @staticmethod
+    async def _reply(
+        send: Send, status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]] = ()
+    ) -> None:
+        start, payload = _json_response(status, body, list(extra))
+        await send(start)
+        await send(payload)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands the already-read body once, then waits on the real one."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def _readable_400(send: Send) -> Send:
+    """A ``send`` that rewrites BentoML's 400 validation bodies; other responses pass through."""
+    held: Message | None = None
+    chunks: list[bytes] = []
+
+    async def wrapped(message: Message) -> None:
+        nonlocal held
+        if message["type"] == "http.response.start" and message.get("status") == 400:
+            held = message
+            return
+        if held is None or message["type"] != "http.response.body":
+            await send(message)
+            return
+        chunks.append(message.get("body", b""))
+        if message.get("more_body", False):
+            return
+        raw = b"".join(chunks)
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("detail"), list):
+            error, field = describe_validation_errors(data["detail"])
+            data = {"error": error, "field": field, "detail": data["detail"]}
+            raw = json.dumps(data, separators=(",", ":")).encode()
+        headers = [(k, v) for k, v in held.get("headers", []) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(raw)).encode()))
+        await send({**held, "headers": headers})
+        await send({"type": "http.response.body", "body": raw, "more_body": False})
+
+    return wrapped
