@@ -1,0 +1,258 @@
+"""Offline side of the feature store: export the marts, register definitions, fill the online
+store, and build point-in-time correct training sets.
+
+The pipeline calls these in order: ``export_sources`` (marts -> Parquet), ``apply`` (definitions
+-> registry), ``materialize`` (Parquet -> online store); the model code calls
+``get_training_set``. Every path and store comes from the ``Settings`` passed in; Feast is
+imported inside the functions so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from features import CUSTOMER_FEATURES, CUSTOMER_VIEW, FEATURE_SERVICES, PRODUCT_VIEW
+from mercato.settings import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from feast import FeatureStore
+
+#: Mart exported for each feature view: (table in schema main, join key, {column: SQL type}).
+EXPORTS: dict[str, tuple[str, str, dict[str, str]]] = {
+    CUSTOMER_VIEW: (
+        "customer_features",
+        "customer_id",
+        {
+            "recency_days": "DOUBLE",
+            "frequency": "BIGINT",
+            "monetary": "DOUBLE",
+            "tenure_days": "DOUBLE",
+            "avg_basket_value": "DOUBLE",
+            "return_rate": "DOUBLE",
+            "n_distinct_products": "BIGINT",
+            "is_uk": "BIGINT",
+        },
+    ),
+    PRODUCT_VIEW: (
+        "product_features",
+        "stock_code",
+        {
+            "n_buyers": "BIGINT",
+            "n_orders": "BIGINT",
+            "total_quantity": "BIGINT",
+            "avg_unit_price": "DOUBLE",
+        },
+    ),
+}
+
+_ROW_ORDER = "mercato_entity_row"
+
+
+def source_file(settings: Settings, view_name: str) -> Path:
+    """The Parquet file ``export_sources`` writes for ``view_name``."""
+    return settings.feast_data_dir / f"{view_name}.parquet"
+
+
+def export_sources(settings: Settings) -> dict[str, int]:
+    """Copy the marts into one Parquet file per feature view; returns rows written per view.
+
+    Reads ``main.customer_features`` and ``main.product_features`` from the warehouse read-only,
+    casts every column to the type the feature views declare and stamps ``snapshot_at`` as UTC.
+    Each file is replaced atomically, so a concurrent reader sees the old or the new export.
+    """
+    import duckdb
+
+    if not settings.warehouse_path.is_file():
+        raise FileNotFoundError(
+            f"warehouse not found at {settings.warehouse_path}: run the dbt stage first"
+        )
+    settings.feast_data_dir.mkdir(parents=True, exist_ok=True)
+    counts: dict[str, int] = {}
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        _check_marts(con, settings)
+        for view_name, (mart, key, columns) in EXPORTS.items():
+            select = ",\n".join(
+                [
+                    f"CAST({key} AS VARCHAR) AS {key}",
+                    "timezone('UTC', CAST(snapshot_at AS TIMESTAMP)) AS snapshot_at",
+                    *(
+                        f"CAST({name} AS {sql_type}) AS {name}"
+                        for name, sql_type in columns.items()
+                    ),
+                ]
+            )
+            target = source_file(settings, view_name)
+            tmp = target.with_suffix(".parquet.tmp")
+            quoted = str(tmp).replace("'", "''")
+            con.execute(
+                f"COPY (SELECT {select} FROM main.{mart} ORDER BY snapshot_at, {key}) "
+                f"TO '{quoted}' (FORMAT parquet)"
+            )
+            os.replace(tmp, target)
+            row = con.execute(f"SELECT count(*) FROM main.{mart}").fetchone()
+            counts[view_name] = int(row[0]) if row else 0
+    return counts
+
+
+def _check_marts(con: Any, settings: Settings) -> None:
+    """Fail with one message naming every missing mart or column, before writing anything."""
+    problems = []
+    for mart, key, columns in EXPORTS.values():
+        found = {
+            row[0]
+            for row in con.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = 'main' AND table_name = ?",
+                [mart],
+            ).fetchall()
+        }
+        if not found:
+            problems.append(f"mart main.{mart} is missing")
+        elif missing := [c for c in (key, "snapshot_at", *columns) if c not in found]:
+            problems.append(f"mart main.{mart} lacks column(s) {', '.join(missing)}")
+    if problems:
+        raise LookupError(
+            f"cannot export features from {settings.warehouse_path}: {'; '.join(problems)} "
+            "(run dbt build first; columns are listed in docs/architecture.md section 2)"
+        )
+
+
+def definitions(settings: Settings) -> list[Any]:
+    """Every Feast object of the repo, with sources reading ``settings.feast_data_dir``."""
+    from features.data_sources import customer_rfm_stats_source_in, product_sales_stats_source_in
+    from features.entities import customer, product, project
+    from features.feature_services import feature_service
+    from features.feature_views import customer_rfm_stats_view, product_sales_stats_view
+
+    customer_source = customer_rfm_stats_source_in(settings.feast_data_dir)
+    product_source = product_sales_stats_source_in(settings.feast_data_dir)
+    customer_view = customer_rfm_stats_view(customer_source)
+    product_view = product_sales_stats_view(product_source)
+    services = [feature_service(name, customer_view) for name in FEATURE_SERVICES]
+    return [
+        project,
+        customer,
+        product,
+        customer_source,
+        product_source,
+        customer_view,
+        product_view,
+        *services,
+    ]
+
+
+def feature_store(settings: Settings) -> FeatureStore:
+    """A FeatureStore configured from ``settings`` (no feature_store.yaml, no cwd)."""
+    from feast import FeatureStore
+
+    from features.config import repo_config
+
+    settings.feast_dir.mkdir(parents=True, exist_ok=True)
+    return FeatureStore(repo_path=str(settings.feast_dir), config=repo_config(settings))
+
+
+def apply(settings: Settings) -> None:
+    """Register the definitions and create the online tables; safe to repeat."""
+    feature_store(settings).apply(definitions(settings))
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def data_window(settings: Settings) -> tuple[datetime, datetime]:
+    """First and last ``snapshot_at`` across the exported sources (UTC)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    bounds: list[datetime] = []
+    for view_name in EXPORTS:
+        path = source_file(settings, view_name)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found: run features.store.export_sources first")
+        column = pq.read_table(path, columns=["snapshot_at"]).column("snapshot_at")
+        if len(column):
+            low, high = pc.min_max(column).values()
+            bounds += [_as_utc(low.as_py()), _as_utc(high.as_py())]
+    if not bounds:
+        raise ValueError(f"the exported sources in {settings.feast_data_dir} hold no rows")
+    return min(bounds), max(bounds)
+
+
+def materialize(
+    settings: Settings, start: datetime | None = None, end: datetime | None = None
+) -> dict[str, Any]:
+    """Load the newest row per entity with ``start <= snapshot_at <= end`` into the online store.
+
+    Without ``start``/``end`` the window covers all exported data. Naive datetimes are UTC.
+    Idempotent: the same window gives the same online state, and an older window never replaces
+    newer online values (Redis by design, SQLite through ``MonotonicSqliteOnlineStore``).
+    Records the run under ``settings.feast_dir/freshness`` for the online staleness check and
+    returns that record.
+    """
+    from features.freshness import record_materialization
+
+    first, last = data_window(settings)
+    start = _as_utc(start) if start is not None else first
+    end = _as_utc(end) if end is not None else last
+    if start > end:
+        raise ValueError(f"materialization window is empty: start {start} > end {end}")
+    store = feature_store(settings)
+    store.materialize(start_date=start, end_date=end, feature_views=list(EXPORTS))
+    record = {
+        "materialized_at": datetime.now(UTC).isoformat(),
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "online_store": settings.online_store,
+        "feature_views": list(EXPORTS),
+    }
+    record_materialization(settings, record)
+    return record
+
+
+def get_training_set(
+    settings: Settings, entity_df: pd.DataFrame, feature_service: str
+) -> pd.DataFrame:
+    """Point-in-time join of ``feature_service``'s features onto ``entity_df``.
+
+    ``entity_df`` needs ``customer_id`` and ``event_timestamp`` (naive means UTC); other columns
+    (labels, snapshot ids) are kept. Each row gets the newest feature snapshot with
+    ``snapshot_at <= event_timestamp`` within the view's ttl, or nulls if there is none; as the
+    marts only use events before ``snapshot_at``, no feature reflects anything after the label's
+    time. Rows come back in ``entity_df``'s order, the feature columns after its own columns.
+    """
+    import pandas as pd
+
+    missing = {"customer_id", "event_timestamp"} - set(entity_df.columns)
+    if missing:
+        raise ValueError(f"entity_df lacks column(s) {sorted(missing)}")
+    if feature_service not in FEATURE_SERVICES:
+        raise KeyError(
+            f"unknown feature service {feature_service!r}; known: {list(FEATURE_SERVICES)}"
+        )
+    entities = entity_df.copy()
+    entities["customer_id"] = entities["customer_id"].astype(str)
+    timestamps = pd.to_datetime(entities["event_timestamp"])
+    entities["event_timestamp"] = (
+        timestamps.dt.tz_localize("UTC")
+        if timestamps.dt.tz is None
+        else timestamps.dt.tz_convert("UTC")
+    )
+    entities[_ROW_ORDER] = range(len(entities))
+
+    store = feature_store(settings)
+    job = store.get_historical_features(
+        entity_df=entities, features=store.get_feature_service(feature_service)
+    )
+    result = job.to_df()
+    if len(result) != len(entities):
+        raise RuntimeError(
+            f"point-in-time join returned {len(result)} rows for {len(entities)} entity rows"
+        )
+    features = [name for name in CUSTOMER_FEATURES if name in FEATURE_SERVICES[feature_service]]
+    result = result.sort_values(_ROW_ORDER, kind="stable").reset_index(drop=True)
+    return result[[*entity_df.columns, *features]]
