@@ -36,6 +36,9 @@ _PROJECT_COMMANDS = {
 }
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
 class DbtFailed(RuntimeError):
     """dbt did not finish cleanly; the message names every failed model and test."""
 
@@ -107,7 +110,8 @@ def _summarise(args: list[str], outcome: Any) -> dict[str, Any]:
         counts[f"{kind}_{status}"] += 1
         if status in ("error", "fail", "runtime error"):
             name = getattr(node, "name", None) or getattr(node, "unique_id", "?")
-            failed.append((f"{kind} {name}", (item.message or status).strip()))
+            message = _ANSI.sub("", item.message or status).strip()
+            failed.append((f"{kind} {name}", message))
     return {
         "command": " ".join(args),
         "models_built": counts.get("model_success", 0),
