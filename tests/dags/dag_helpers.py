@@ -1,0 +1,98 @@
+"""Shared by the Airflow tests: DAG ids, running a DAG with ``dag.test()``, registry reads.
+
+A plain module (not the conftest) so test modules can import it; its name is unique across the
+test tree because the test folders are not packages.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mercato.settings import REPO_ROOT, Settings
+
+DAGS_FOLDER = REPO_ROOT / "dags"
+DAG_IDS = (
+    "mercato_ingest",
+    "mercato_transform",
+    "mercato_features",
+    "mercato_train",
+    "mercato_deploy",
+    "mercato_pipeline",
+)
+DUCKDB_POOL = "mercato_duckdb"
+FAMILIES = ("segmentation", "recommendation", "propensity")
+MODEL_NAMES = ("mercato_segmentation", "mercato_recommender", "mercato_propensity")
+#: Tasks of ``mercato_pipeline`` after the ingest task, in order.
+AFTER_INGEST = (
+    "dbt_build",
+    "validate_marts",
+    "materialize_features",
+    *(f"train_{f}" for f in FAMILIES),
+    "deploy",
+)
+
+
+@dataclass
+class DagRunResult:
+    """What a ``dag.test()`` run left behind: its state, each task's state and return value."""
+
+    state: str
+    task_states: dict[str, str]
+    results: dict[str, Any]
+
+
+def run_dag(dagbag: Any, dag_id: str, settings: Settings, **conf: Any) -> DagRunResult:
+    """Run one DAG in-process with ``dag.test()`` against the data folder of ``settings``.
+
+    ``MERCATO_HOME`` is set only for the run (tasks read it through ``get_settings()``), and the
+    environment the tasks changed (MLflow URI, telemetry) is restored afterwards.
+    """
+    saved = dict(os.environ)
+    os.environ["MERCATO_HOME"] = str(settings.home)
+    for name in ("MERCATO_MLFLOW_TRACKING_URI", "MERCATO_ONLINE_STORE"):
+        os.environ.pop(name, None)
+    try:
+        run = dagbag.dags[dag_id].test(run_conf=conf or None)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    tis = run.get_task_instances()
+    return DagRunResult(
+        state=str(run.state),
+        task_states={ti.task_id: str(ti.state) for ti in tis},
+        results={ti.task_id: ti.xcom_pull(task_ids=ti.task_id) for ti in tis},
+    )
+
+
+def model_versions(settings: Settings) -> dict[str, list[Any]]:
+    """Every registered version of each Mercato model, oldest first."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+    found: dict[str, list[Any]] = {}
+    for name in MODEL_NAMES:
+        versions = client.search_model_versions(f"name='{name}'")
+        found[name] = sorted(versions, key=lambda v: int(v.version))
+    return found
+
+
+def champions(settings: Settings) -> dict[str, str | None]:
+    """The version each model's ``champion`` alias points to (None when it has none)."""
+    from models import registry
+
+    return dict(registry.champions(settings))
+
+
+def write_bad_batch(good: Path, out: Path) -> Path:
+    """A copy of a good batch that the raw gate must reject: future dates, empty stock codes."""
+    import pandas as pd
+
+    frame = pd.read_parquet(good) if good.suffix == ".parquet" else pd.read_csv(good)
+    frame = frame.astype({"InvoiceDate": "string", "StockCode": "string"})
+    frame.loc[frame.index[:25], "InvoiceDate"] = "2099-01-01 10:00:00"
+    frame.loc[frame.index[25:50], "StockCode"] = None
+    frame.to_csv(out, index=False)
+    return out

@@ -1,0 +1,63 @@
+"""Every DAG runs under ``dag.test()`` on a small generated batch, with its final state asserted."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from dag_helpers import AFTER_INGEST, FAMILIES, MODEL_NAMES, DagRunResult, model_versions, run_dag
+
+from mercato.settings import Settings
+
+
+def test_pipeline_dag_runs_every_stage(pipeline_run: tuple[Settings, DagRunResult]) -> None:
+    settings, run = pipeline_run
+    assert run.state == "success", run.task_states
+    assert run.task_states == dict.fromkeys(("ingest", *AFTER_INGEST), "success")
+    [batch] = run.results["ingest"]["batches"]
+    assert batch["status"] == "loaded" and batch["rows"] > 0
+    assert (settings.archive_dir / batch["batch_id"]).is_dir()
+    assert not any(settings.landing_dir.iterdir()), "the landing folder is emptied"
+    for family in FAMILIES:
+        assert run.results[f"train_{family}"], f"train_{family} returned no summary"
+    versions = model_versions(settings)
+    assert all(versions[name] for name in MODEL_NAMES), "every family registered a version"
+    champions = run.results["deploy"]["champions"]
+    assert set(champions) == set(MODEL_NAMES)
+    assert all(champions.values()), "the first versions become champions"
+
+
+def test_stage_dags_run_in_order(
+    dagbag: Any, pipeline_run: tuple[Settings, DagRunResult], small_orders: Path
+) -> None:
+    """The asset chain, one DAG after another; delivering the same file again changes nothing."""
+    settings, first = pipeline_run
+    before = model_versions(settings)
+    shutil.copy(small_orders, settings.landing_dir / small_orders.name)
+
+    ingest = run_dag(dagbag, "mercato_ingest", settings)
+    assert ingest.state == "success", ingest.task_states
+    [batch] = ingest.results["ingest"]["batches"]
+    assert batch["status"] == "duplicate"
+    assert batch["batch_id"] == first.results["ingest"]["batches"][0]["batch_id"]
+
+    transform = run_dag(dagbag, "mercato_transform", settings)
+    assert transform.state == "success", transform.task_states
+    assert transform.task_states == {"dbt_build": "success", "validate_marts": "success"}
+    assert transform.results["dbt_build"]["row_counts"] == first.results["dbt_build"]["row_counts"]
+
+    features = run_dag(dagbag, "mercato_features", settings)
+    assert features.state == "success", features.task_states
+
+    train = run_dag(dagbag, "mercato_train", settings)
+    assert train.state == "success", train.task_states
+    assert set(train.results["collect_models"]) == set(FAMILIES)
+    after = model_versions(settings)
+    for name in MODEL_NAMES:
+        assert len(after[name]) >= len(before[name])
+        assert all(v.status == "READY" for v in after[name])
+
+    deploy = run_dag(dagbag, "mercato_deploy", settings)
+    assert deploy.state == "success", deploy.task_states
+    assert set(deploy.results["deploy"]["champions"]) == set(MODEL_NAMES)

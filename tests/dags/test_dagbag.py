@@ -1,0 +1,99 @@
+"""The DAG folder's integrity: every DAG parses, is documented, and follows the house rules."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dag_helpers import DAG_IDS, DAGS_FOLDER, DUCKDB_POOL
+
+#: Tasks that write (or must not read while another task writes) the DuckDB warehouse.
+WAREHOUSE_TASKS = {"ingest", "dbt_build", "validate_marts", "materialize_features"}
+
+IMPORT_TIME_SCRIPT = """
+import importlib.util, json, sys, time
+from airflow.sdk import Asset, Param, chain, dag, task  # what the dag-processor has loaded
+path = sys.argv[1]
+tick = time.perf_counter()
+spec = importlib.util.spec_from_file_location("dag_under_test", path)
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+print(json.dumps({"seconds": time.perf_counter() - tick, "heavy": sorted(
+    m for m in ("great_expectations", "feast", "mlflow", "sklearn", "dbt", "duckdb", "pandas",
+                "bentoml", "cosmos") if m in sys.modules)}))
+"""
+
+
+def test_no_import_errors(dagbag: Any) -> None:
+    assert dagbag.import_errors == {}
+    assert sorted(dagbag.dag_ids) == sorted(DAG_IDS)
+
+
+@pytest.mark.parametrize("dag_id", DAG_IDS)
+def test_dag_follows_house_rules(dagbag: Any, dag_id: str) -> None:
+    dag = dagbag.dags.get(dag_id)
+    assert Path(dag.fileloc).name == f"{dag_id}.py", "one DAG per file, file name == dag_id"
+    assert dag.doc_md and "Rerun" in dag.doc_md, "doc_md says what it does and how to rerun"
+    assert "Reads:" in dag.doc_md or "reads" in dag.doc_md.lower()
+    assert dag.tags and "mercato" in dag.tags
+    assert dag.owner == "mercato"
+    assert dag.catchup is False
+    assert dag.max_active_runs == 1
+    assert dag.tasks
+    for task in dag.tasks:
+        assert task.retries >= 1, f"{task.task_id} has no retries"
+        assert task.execution_timeout is not None, f"{task.task_id} has no execution_timeout"
+        assert task.owner == "mercato"
+        if task.task_id in WAREHOUSE_TASKS:
+            assert task.pool == DUCKDB_POOL, f"{task.task_id} must take the one-slot pool"
+
+
+def test_schedules_hand_over_through_assets(dagbag: Any) -> None:
+    def outlets(dag_id: str) -> set[str]:
+        return {a.name for t in dagbag.dags.get(dag_id).tasks for a in t.outlets}
+
+    def inlets(dag_id: str) -> set[str]:
+        return {a.name for a in dagbag.dags[dag_id].schedule}
+
+    assert dagbag.dags["mercato_ingest"].schedule == "@daily"
+    chain = ["mercato_ingest", "mercato_transform", "mercato_features", "mercato_train"]
+    for producer, consumer in zip(chain, [*chain[1:], "mercato_deploy"], strict=True):
+        handed = outlets(producer)
+        assert handed, f"{producer} emits no asset"
+        assert inlets(consumer) == handed, f"{consumer} is not scheduled on {producer}'s asset"
+    # The whole-pipeline DAG runs on demand and must not start the stage DAGs as well.
+    assert outlets("mercato_pipeline") == set()
+    assert dagbag.dags["mercato_pipeline"].schedule is None
+
+
+def test_pipeline_runs_stages_in_order(dagbag: Any) -> None:
+    dag = dagbag.dags.get("mercato_pipeline")
+    trainings = {f"train_{f}" for f in ("segmentation", "recommendation", "propensity")}
+    assert dag.get_task("ingest").downstream_task_ids == {"dbt_build"}
+    assert dag.get_task("dbt_build").downstream_task_ids == {"validate_marts"}
+    assert dag.get_task("validate_marts").downstream_task_ids == {"materialize_features"}
+    assert dag.get_task("materialize_features").downstream_task_ids == trainings
+    for name in trainings:  # side by side, each straight into deploy
+        assert dag.get_task(name).downstream_task_ids == {"deploy"}
+    train = dagbag.dags.get("mercato_train")
+    assert all(train.get_task(t).upstream_task_ids == set() for t in trainings)
+
+
+@pytest.mark.parametrize("dag_id", DAG_IDS)
+def test_dag_file_imports_fast_and_light(dag_id: str) -> None:
+    """Parsing a DAG file costs well under a second and loads none of the heavy libraries."""
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORT_TIME_SCRIPT, str(DAGS_FOLDER / f"{dag_id}.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    measured = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"\n{dag_id}.py imports in {measured['seconds'] * 1000:.0f} ms")
+    assert measured["heavy"] == []
+    assert measured["seconds"] < 1.0
