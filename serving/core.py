@@ -84,6 +84,13 @@ def _default_reader(settings: Settings) -> Any:
     return OnlineFeatureReader(settings)
 
 
+def _outage_errors() -> tuple[type[BaseException], ...]:
+    """The reader's "store down" exception; it reconnects by itself after raising it."""
+    from features.online import FeatureStoreUnavailable
+
+    return (FeatureStoreUnavailable,)
+
+
 class CustomerFeatureSource:
     """Customer features from the Feast online store, as rows ordered like ``CUSTOMER_FEATURES``.
 
@@ -142,12 +149,14 @@ class CustomerFeatureSource:
         reader = self._reader_or_raise()
         try:
             found = reader.get_customer_features(list(customer_ids))
-        except Exception as exc:  # noqa: BLE001 - FeatureStoreUnavailable or a driver error
-            with self._lock:
-                if self._reader is reader:
-                    self._reader = None  # rebuild: a stale connection may be the fault
-                    self._broken_at = time.monotonic()
-                    self._last_error = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # noqa: BLE001 - every failure to read is an outage to callers
+            if not isinstance(exc, _outage_errors()):
+                # Not the reader's own outage signal: build a new reader, it may be the fault.
+                with self._lock:
+                    if self._reader is reader:
+                        self._reader = None
+                        self._broken_at = time.monotonic()
+                        self._last_error = f"{type(exc).__name__}: {exc}"
             raise Unavailable(self._unavailable_message(f"{type(exc).__name__}: {exc}")) from exc
         x = np.zeros((len(customer_ids), len(CUSTOMER_FEATURES)), dtype=np.float64)
         known = np.zeros(len(customer_ids), dtype=bool)

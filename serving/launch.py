@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -169,6 +170,12 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
         os.killpg(pid, sig)
 
 
+def _first_error(log: str) -> str:
+    """The first ``SomeError: message`` line of a traceback in ``log``, or ""."""
+    match = re.search(r"^(\w+(?:\.\w+)*(?:Error|Exception): .+)$", log, re.MULTILINE)
+    return match.group(1).strip() if match else ""
+
+
 def start_background(
     settings: Settings,
     host: str | None = None,
@@ -214,8 +221,8 @@ def start_background(
             if failure:
                 server.stop()
                 raise ServiceStartError(
-                    f"the service failed to start ({failure!r} in its log; BentoML would retry "
-                    f"for ever); log {log_path}:\n{server.log_tail()}"
+                    f"the service failed to start: {_first_error(text) or failure} "
+                    f"(BentoML would retry for ever); log {log_path}:\n{server.log_tail()}"
                 )
             try:
                 if client.get(f"{server.url}/readyz").status_code == 200:
