@@ -15,7 +15,10 @@ from typing import Any
 
 @dataclass
 class CheckResult:
-    """The outcome of one check, phrased for a person reading a report."""
+    """The outcome of one check, phrased for a person reading a report.
+
+    ``row_numbers`` are 1-based positions of failing rows among the data rows (header excluded).
+    """
 
     name: str
     severity: str
@@ -25,6 +28,7 @@ class CheckResult:
     unexpected_percent: float | None = None
     examples: list[Any] = field(default_factory=list)
     example_rows: list[dict[str, Any]] = field(default_factory=list)
+    row_numbers: list[int] = field(default_factory=list)
     error: str | None = None
 
     def message(self) -> str:
@@ -39,9 +43,11 @@ class CheckResult:
                 f" ({self.unexpected_percent:.2f}%)" if self.unexpected_percent is not None else ""
             )
             text += f" - {self.unexpected_count} rows fail{pct}"
-        if self.examples:
+        if any(v is not None for v in self.examples):
             shown = ", ".join(repr(v) for v in self.examples[:5])
             text += f", e.g. {shown}"
+        if self.row_numbers:
+            text += f" (data rows {', '.join(str(n) for n in self.row_numbers[:5])})"
         return text
 
 

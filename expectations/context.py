@@ -118,6 +118,7 @@ def _to_check(result: Any, frame: pd.DataFrame) -> CheckResult:
         unexpected_percent=_round(details.get("unexpected_percent")),
         examples=examples or _observed(details),
         example_rows=example_rows,
+        row_numbers=[int(i) + 1 for i in index[:EXAMPLE_ROWS] if isinstance(i, int | np.integer)],
         error=error,
     )
 

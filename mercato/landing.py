@@ -191,6 +191,7 @@ def read_batch(path: Path, data: bytes | None = None) -> pd.DataFrame:
             f"{path.name} is not valid UTF-8: byte 0x{data[err.start]:02x} at line {line}; "
             "re-export it as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
         ) from err
+    _check_not_truncated(path, text)
     import io
 
     try:
@@ -203,6 +204,27 @@ def read_batch(path: Path, data: bytes | None = None) -> pd.DataFrame:
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise UnreadableBatch(f"{path.name} is not a well-formed CSV file: {err}") from err
+
+
+def _check_not_truncated(path: Path, text: str) -> None:
+    """A file cut off mid-line (no final newline, fewer fields than the header) is refused."""
+    import csv
+
+    if text.endswith(("\n", "\r")):
+        return
+    lines = text.splitlines()
+    if len(lines) < 2:
+        return
+    header, last = next(csv.reader([lines[0]])), lines[-1]
+    try:
+        fields = next(csv.reader([last]))
+    except (csv.Error, StopIteration):
+        fields = []
+    if len(fields) < len(header) or last.count('"') % 2:
+        raise UnreadableBatch(
+            f"{path.name} looks truncated: its last line ({len(lines)}) ends without a newline "
+            f"and has {len(fields)} of {len(header)} fields: {last[:80]!r}"
+        )
 
 
 def map_columns(frame: pd.DataFrame, column_map: dict[str, str] | None = None) -> pd.DataFrame:

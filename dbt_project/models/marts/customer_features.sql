@@ -60,8 +60,9 @@ line_activity as (
         snapshot_at,
         count(*) as n_lines,
         count(*) filter (where is_cancellation) as n_cancelled_lines,
-        sum(line_amount) as net_amount,
-        coalesce(sum(line_amount) filter (where not is_cancellation), 0) as gross_amount,
+        {{ exact_sum('line_amount') }} as net_amount,
+        coalesce({{ exact_sum('line_amount') }} filter (where not is_cancellation), 0)
+            as gross_amount,
         min(ordered_at) as first_seen_at,
         max(ordered_at) filter (where not is_cancellation) as last_order_at
     from lines_bucketed
@@ -144,7 +145,8 @@ final as (
         cast(running.net_amount as double) as monetary,
         date_diff('second', running.first_seen_at, running.snapshot_at) / 86400.0 as tenure_days,
         case
-            when running.n_invoices > 0 then running.gross_amount / running.n_invoices
+            when running.n_invoices > 0
+                then cast(running.gross_amount as double) / running.n_invoices
             else 0.0
         end as avg_basket_value,
         cast(running.n_cancelled_lines as double) / running.n_lines as return_rate,

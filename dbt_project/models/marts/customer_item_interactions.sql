@@ -18,7 +18,7 @@ pairs as (
         count(distinct invoice_no) filter (where not is_cancellation) as n_orders,
         coalesce(sum(quantity) filter (where not is_cancellation), 0) as quantity,
         coalesce(-sum(quantity) filter (where is_cancellation), 0) as returned_quantity,
-        sum(line_amount) as net_amount,
+        {{ exact_sum('line_amount') }} as net_amount,
         min(ordered_at) filter (where not is_cancellation) as first_bought_at,
         max(ordered_at) filter (where not is_cancellation) as last_bought_at
     from order_lines
@@ -37,7 +37,7 @@ final as (
         cast(n_orders as bigint) as n_orders,
         cast(quantity as bigint) as quantity,
         cast(returned_quantity as bigint) as returned_quantity,
-        net_amount,
+        cast(net_amount as double) as net_amount,
 
         ---------- timestamps
         first_bought_at,

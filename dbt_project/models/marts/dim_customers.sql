@@ -32,7 +32,7 @@ activity as (
         max(ordered_at) filter (where not is_cancellation) as last_order_at,
         count(distinct invoice_no) filter (where not is_cancellation) as n_orders,
         count(distinct invoice_no) filter (where is_cancellation) as n_cancellations,
-        sum(line_amount) as monetary
+        {{ exact_sum('line_amount') }} as monetary
     from order_lines
     group by customer_id
 
@@ -56,7 +56,7 @@ final as (
         ---------- counts and amounts
         cast(activity.n_orders as bigint) as n_orders,
         cast(activity.n_cancellations as bigint) as n_cancellations,
-        activity.monetary
+        cast(activity.monetary as double) as monetary
 
     from activity
     inner join countries_ranked

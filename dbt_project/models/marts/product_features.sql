@@ -24,7 +24,7 @@ final as (
         cast(count(distinct order_lines.invoice_no)
             filter (where not order_lines.is_cancellation) as bigint) as n_orders,
         cast(sum(order_lines.quantity) as bigint) as total_quantity,
-        avg(order_lines.unit_price) as avg_unit_price
+        cast({{ exact_sum('order_lines.unit_price') }} as double) / count(*) as avg_unit_price
     from order_lines
     cross join latest_snapshot
     where order_lines.ordered_at < latest_snapshot.snapshot_at

@@ -1,0 +1,176 @@
+"""Landing and dbt together: idempotent re-runs, a later batch that extends the marts, other
+column names, the mart gate, and the real dataset end to end."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from expectations import GateFailed
+from mercato import landing, warehouse
+from mercato.settings import Settings
+
+MARTS = [
+    "fct_order_lines",
+    "dim_customers",
+    "dim_products",
+    "customer_item_interactions",
+    "customer_features",
+    "propensity_labels",
+    "product_features",
+]
+
+
+def test_rerun_is_identical_and_a_later_batch_extends_the_marts(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from mercato.synthetic import generate_orders
+
+    frame = generate_orders(
+        n_customers=50, n_products=30, days=120, seed=3, end_date=date.today() - timedelta(days=1)
+    )
+    cutoff = sorted(frame["InvoiceDate"])[int(len(frame) * 0.7)]
+    first, second = tmp_path / "first.csv", tmp_path / "second.parquet"
+    frame[frame["InvoiceDate"] < cutoff].to_csv(first, index=False)
+    frame[frame["InvoiceDate"] >= cutoff].to_parquet(second, index=False)
+
+    assert landing.ingest_file(settings, first).status == "loaded"
+    warehouse.run_dbt(settings, ["build", "--quiet"])
+    built = warehouse.table_hashes(settings)
+    assert set(MARTS) <= set(built)
+
+    assert landing.ingest_file(settings, first).status == "duplicate"
+    summary = warehouse.run_dbt(settings, ["build", "--quiet"])
+    assert summary["models_built"] >= len(MARTS)
+    assert warehouse.table_hashes(settings) == built, "same data, different marts"
+
+    old = warehouse.read_table(settings, "fct_order_lines")
+    old_counts = warehouse.table_counts(settings)
+    assert landing.ingest_file(settings, second).status == "loaded"
+    warehouse.run_dbt(settings, ["build", "--quiet"])
+    new = warehouse.read_table(settings, "fct_order_lines")
+    new_counts = warehouse.table_counts(settings)
+    assert set(old["order_line_id"]) < set(new["order_line_id"])
+    assert new["ordered_at"].max() > old["ordered_at"].max()
+    for mart in ("fct_order_lines", "customer_item_interactions", "customer_features"):
+        assert new_counts[mart] > old_counts[mart]
+    features = warehouse.read_table(settings, "customer_features", ["snapshot_at"])
+    assert features["snapshot_at"].max() > old["ordered_at"].max()
+
+
+def test_online_retail_ii_names_need_no_option(settings: Settings, tmp_path: Path) -> None:
+    """The Online Retail II export (Invoice, Price, Customer ID) runs through the pipeline."""
+    from mercato import pipeline
+    from mercato.synthetic import generate_orders
+
+    frame = generate_orders(n_customers=40, n_products=25, days=60, seed=5)
+    ii = frame.rename(
+        columns={"InvoiceNo": "Invoice", "UnitPrice": "Price", "CustomerID": "Customer ID"}
+    )
+    path = tmp_path / "online_retail_II.csv"
+    ii.to_csv(path, index=False)
+
+    summary = pipeline.ingest(settings, path)
+    assert summary["batches"][0]["status"] == "loaded"
+    pipeline.transform(settings)
+    raw = warehouse.read_table(settings, "raw.order_lines")
+    assert list(raw.columns[:8]) == list(frame.columns)
+    assert len(raw) == len(frame)
+    known = raw["CustomerID"].dropna()
+    assert known.str.fullmatch(r"\d+").all(), "customer ids must be integer text"
+    customers = warehouse.read_table(settings, "dim_customers")
+    assert set(customers["customer_id"]) <= set(known)
+    assert len(warehouse.read_table(settings, "fct_order_lines")) > 0
+
+
+def test_any_schema_maps_through_column_map_json(settings: Settings, tmp_path: Path) -> None:
+    from mercato.synthetic import generate_orders
+
+    frame = generate_orders(n_customers=20, n_products=15, days=40, seed=9)
+    theirs = frame.rename(columns={"InvoiceNo": "order_id", "StockCode": "sku", "Country": "ctry"})
+    path = tmp_path / "shop_export.csv"
+    theirs.to_csv(path, index=False)
+    (settings.home / "column_map.json").write_text(
+        json.dumps({"order_id": "InvoiceNo", "sku": "StockCode", "ctry": "Country"})
+    )
+    result = landing.ingest_file(settings, path)
+    assert result.status == "loaded"
+    assert result.rows == len(frame)
+
+
+def test_mart_gate_passes_then_catches_lost_rows_and_bad_values(
+    warehouse_settings: Settings,
+) -> None:
+    from expectations.mart_gate import validate_marts
+
+    result = validate_marts(warehouse_settings)
+    assert result.success
+    assert {c.name.split(":")[0] for c in result.checks} == set(MARTS)
+    assert Path(result.data_docs).is_file()
+
+    with duckdb.connect(str(warehouse_settings.warehouse_path)) as con:
+        con.execute("delete from customer_features where hash(customer_id) % 2 = 0")
+        con.execute(
+            "update customer_features set return_rate = 2.0 "
+            "where customer_id = (select min(customer_id) from customer_features)"
+        )
+    with pytest.raises(GateFailed) as caught:
+        validate_marts(warehouse_settings)
+    message = str(caught.value)
+    assert "customer_features: customer_features keeps at least" in message
+    assert "customer_features: return_rate in [0, 1]" in message
+    report = Path(caught.value.result.report_path)
+    assert report.is_file() and "return_rate in [0, 1]" in report.read_text()
+
+
+def test_table_hashes_ignore_row_order_but_not_content(settings: Settings) -> None:
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute("create table a as select * from range(100) t(x)")
+        con.execute("create table b as select * from range(100) t(x) order by x desc")
+        con.execute("create table c as select * from range(100) t(x)")
+    first = warehouse.table_hashes(settings)
+    assert first["a"] == first["b"] == first["c"]
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute("update c set x = 1000 where x = 5")
+    assert warehouse.table_hashes(settings)["c"] != first["c"]
+    with pytest.raises(KeyError, match="no table"):
+        warehouse.read_table(settings, "nope")
+
+
+def test_dbt_failure_names_the_failing_node(warehouse_settings: Settings) -> None:
+    """A broken row in raw surfaces as an error naming the failed dbt test."""
+    with duckdb.connect(str(warehouse_settings.warehouse_path)) as con:
+        con.execute("insert into raw.order_lines (InvoiceNo, batch_id) values ('X1', 'nope')")
+    with pytest.raises(warehouse.DbtFailed) as caught:
+        warehouse.run_dbt(warehouse_settings, ["test", "--quiet", "--select", "source:raw"])
+    message = str(caught.value)
+    assert "not_null_order_lines_StockCode" in message or "source_not_null" in message
+    assert "relationships" in message
+
+
+@pytest.mark.shared
+def test_real_dataset_passes_every_check(settings: Settings, real_data: Path) -> None:
+    """Acceptance 1: the real file goes through both gates and every dbt test."""
+    from expectations.mart_gate import validate_marts
+
+    result = landing.ingest_file(settings, real_data)
+    assert result.status == "loaded"
+    assert result.rows == 541_909
+    summary = warehouse.run_dbt(settings, ["build", "--quiet"])
+    assert summary["tests_passed"] > 50 and summary["unit_tests_passed"] >= 4
+    assert validate_marts(settings).success
+    counts = warehouse.table_counts(settings)
+    assert counts["raw.order_lines"] == 541_909
+    assert 4_300 <= counts["dim_customers"] <= 4_372
+    assert counts["fct_order_lines"] < 406_829  # at most the lines that have a customer
+    raw = warehouse.read_table(settings, "raw.order_lines", ["CustomerID"])
+    assert raw["CustomerID"].dropna().str.fullmatch(r"\d+").all()
+    products = warehouse.read_table(settings, "dim_products", ["description"])
+    assert not products["description"].str.contains("Â", na=False).any()
+    _ = pd  # pandas is the type every read returns
