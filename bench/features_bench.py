@@ -184,9 +184,12 @@ def main(argv: list[str] | None = None) -> int:
 
     import duckdb
 
+    # ibis (under Feast's DuckDB offline store) warns about a DuckDB rename on every query;
+    # Feast installs its own warning filters when imported, so import it first.
+    import feast.feature_store  # noqa: F401
+
     from features import store
 
-    # ibis (under Feast's DuckDB offline store) warns about a DuckDB rename on every query.
     warnings.filterwarnings("ignore", message=".*fetch_arrow_table", category=DeprecationWarning)
     print(f"load average (1, 5, 15 min): {os.getloadavg()} on {os.cpu_count()} CPUs")
     print("[offline]")
