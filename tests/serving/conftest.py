@@ -22,6 +22,12 @@ API_KEY = "serving-tests-key"
 
 
 @pytest.fixture(scope="session")
+def api_key() -> str:
+    """The key the test server requires."""
+    return API_KEY
+
+
+@pytest.fixture(scope="session")
 def serving_home(pipeline_home: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """A copy of the pipeline's data folder that serving tests may change."""
     dest = tmp_path_factory.mktemp("serving") / "home"

@@ -1,0 +1,279 @@
+"""Integration tests: ``bentoml serve`` on 127.0.0.1, every endpoint and every error over HTTP.
+
+The server runs with an API key (so every call here sends it) on a copy of a pipeline-built data
+folder. Expected answers come from the champions' own contract methods, loaded in this process.
+"""
+
+from __future__ import annotations
+
+import math
+
+import httpx
+import pytest
+
+from serving.champions import PROPENSITY, RECOMMENDER, SEGMENTATION
+
+pytestmark = pytest.mark.slow
+
+ENDPOINTS = [
+    "recommend",
+    "recommend_batch",
+    "similar_items",
+    "similar_items_batch",
+    "segment",
+    "segment_batch",
+    "propensity",
+    "propensity_batch",
+    "propensity_features",
+    "propensity_features_batch",
+    "model_info",
+]
+FEATURES = {
+    "recency_days": 12.0,
+    "frequency": 7,
+    "monetary": 1450.5,
+    "tenure_days": 300.0,
+    "avg_basket_value": 207.2,
+    "return_rate": 0.02,
+    "n_distinct_products": 45,
+    "is_uk": 1,
+}
+
+
+@pytest.fixture(scope="module")
+def champions(core):
+    current = core.tracker.current
+    return {name: current.get(name) for name in (RECOMMENDER, SEGMENTATION, PROPENSITY)}
+
+
+def online_features(settings, customer_id: str) -> dict[str, float]:
+    from features.online import OnlineFeatureReader
+
+    values = OnlineFeatureReader(settings).get_customer_features([customer_id])[customer_id]
+    return {k: (0.0 if v is None or math.isnan(v) else v) for k, v in values.items()}
+
+
+def post_raw(client: httpx.Client, path: str, content: bytes, content_type="application/json"):
+    return client.post(path, content=content, headers={"Content-Type": content_type})
+
+
+# -- documentation, health, auth ----------------------------------------------------------------
+def test_openapi_documents_every_endpoint(server) -> None:
+    spec = httpx.get(f"{server.url}/docs.json", timeout=30).json()
+    assert {f"/{name}" for name in ENDPOINTS} <= set(spec["paths"])
+    schemas = spec["components"]["schemas"]
+    recommend = next(v for k, v in schemas.items() if k.startswith("RecommendRequest"))
+    assert recommend["properties"]["customer_id"]["description"]
+    assert recommend["properties"]["customer_id"]["examples"] == ["17850"]
+
+
+def test_health_checks_need_no_key(server) -> None:
+    for path in ("/healthz", "/livez", "/readyz"):
+        assert httpx.get(f"{server.url}{path}", timeout=10).status_code == 200
+
+
+def test_api_calls_without_the_right_key_get_401(server, ids, api_key) -> None:
+    body = {"customer_id": ids.history_customer}
+    for headers in ({}, {"X-API-Key": "wrong"}, {"Authorization": "Bearer wrong"}):
+        response = httpx.post(f"{server.url}/recommend", json=body, headers=headers, timeout=10)
+        assert response.status_code == 401
+        assert "API key" in response.json()["error"]
+    ok = httpx.post(
+        f"{server.url}/recommend",
+        json=body,
+        headers={"Authorization": f"Bearer {api_key}"},
+        timeout=10,
+    )
+    assert ok.status_code == 200
+
+
+# -- every endpoint -----------------------------------------------------------------------------
+def test_recommend(client, champions, ids) -> None:
+    rec = champions[RECOMMENDER]
+    response = client.post("/recommend", json={"customer_id": ids.history_customer, "k": 5})
+    assert response.status_code == 200
+    body = response.json()
+    expected = rec.model.recommend(ids.history_customer, k=5, exclude_bought=True)
+    assert [i["stock_code"] for i in body["items"]] == [str(c) for c, _ in expected]
+    assert body["cold_start"] is False
+    assert body["model_version"] == rec.version
+    # the id may be sent as a number
+    as_number = client.post("/recommend", json={"customer_id": int(ids.history_customer), "k": 5})
+    assert as_number.json() == body
+
+
+def test_recommend_unknown_customer_is_the_cold_start_answer(client, champions, ids) -> None:
+    body = client.post("/recommend", json={"customer_id": ids.unknown_customer, "k": 3}).json()
+    popular = champions[RECOMMENDER].model.recommend(ids.unknown_customer, k=3)
+    assert body["cold_start"] is True
+    assert [i["stock_code"] for i in body["items"]] == [str(c) for c, _ in popular]
+
+
+def test_recommend_batch(client, ids) -> None:
+    customers = [ids.history_customer, ids.unknown_customer]
+    body = client.post("/recommend_batch", json={"customer_ids": customers, "k": 2}).json()
+    assert [r["customer_id"] for r in body["results"]] == customers
+    assert [r["cold_start"] for r in body["results"]] == [False, True]
+    single = client.post("/recommend", json={"customer_id": customers[0], "k": 2}).json()
+    assert body["results"][0] == single
+
+
+def test_similar_items(client, champions, ids) -> None:
+    body = client.post("/similar_items", json={"stock_code": ids.product, "k": 4}).json()
+    expected = champions[RECOMMENDER].model.similar_items(ids.product, k=4)
+    assert [i["stock_code"] for i in body["items"]] == [str(c) for c, _ in expected]
+    assert body["model_version"] == champions[RECOMMENDER].version
+
+
+def test_similar_items_unknown_product_is_404(client, ids) -> None:
+    response = client.post("/similar_items", json={"stock_code": ids.unknown_product})
+    assert response.status_code == 404
+    assert response.json()["field"] == "stock_code"
+    assert f"unknown product '{ids.unknown_product}'" in response.json()["error"]
+
+
+def test_similar_items_batch(client, ids) -> None:
+    codes = [ids.product, ids.unknown_product]
+    body = client.post("/similar_items_batch", json={"stock_codes": codes, "k": 2}).json()
+    assert [(r["stock_code"], r["found"], len(r["items"])) for r in body["results"]] == [
+        (ids.product, True, 2),
+        (ids.unknown_product, False, 0),
+    ]
+
+
+def test_segment(client, champions, ids, serving_home) -> None:
+    seg = champions[SEGMENTATION]
+    body = client.post("/segment", json={"customer_id": ids.history_customer}).json()
+    expected = seg.model.assign(online_features(serving_home, ids.history_customer))
+    assert (body["known_customer"], body["segment"]) == (True, expected)
+    assert body["profile"]["size"] == seg.model.profiles[expected]["size"]
+    assert body["model_version"] == seg.version
+    unknown = client.post("/segment", json={"customer_id": ids.unknown_customer}).json()
+    assert (unknown["known_customer"], unknown["segment"], unknown["profile"]) == (
+        False,
+        None,
+        None,
+    )
+
+
+def test_segment_batch(client, ids) -> None:
+    customers = [*ids.online_customers[:3], ids.unknown_customer]
+    body = client.post("/segment_batch", json={"customer_ids": customers}).json()
+    assert [r["known_customer"] for r in body["results"]] == [True, True, True, False]
+
+
+def test_propensity(client, champions, ids, serving_home) -> None:
+    prop = champions[PROPENSITY]
+    body = client.post("/propensity", json={"customer_id": ids.history_customer}).json()
+    expected = prop.model.predict_proba(online_features(serving_home, ids.history_customer))
+    assert body["known_customer"] is True
+    assert body["probability"] == pytest.approx(expected)
+    assert body["model_version"] == prop.version
+    unknown = client.post("/propensity", json={"customer_id": ids.unknown_customer}).json()
+    assert (unknown["known_customer"], unknown["probability"]) == (False, None)
+
+
+def test_propensity_batch(client, ids) -> None:
+    customers = [ids.unknown_customer, *ids.online_customers[:3]]
+    body = client.post("/propensity_batch", json={"customer_ids": customers}).json()
+    assert [r["customer_id"] for r in body["results"]] == customers
+    assert body["results"][0]["probability"] is None
+    assert all(0 <= r["probability"] <= 1 for r in body["results"][1:])
+
+
+def test_propensity_features(client, champions) -> None:
+    prop = champions[PROPENSITY]
+    body = client.post("/propensity_features", json={"features": FEATURES}).json()
+    assert body["probability"] == pytest.approx(prop.model.predict_proba(FEATURES))
+    rows = [FEATURES, dict(FEATURES, recency_days=250.0, frequency=1)]
+    batch = client.post("/propensity_features_batch", json={"rows": rows}).json()
+    assert batch["probabilities"] == pytest.approx([prop.model.predict_proba(r) for r in rows])
+    assert batch["model_version"] == prop.version
+
+
+def test_model_info(client, serving_home) -> None:
+    from models import registry
+
+    body = client.post("/model_info", json={}).json()
+    assert {m["name"]: m["version"] for m in body["models"]} == registry.champions(serving_home)
+    assert body["poll_seconds"] == 1.0
+    assert client.post("/model_info").status_code == 200  # an empty body is fine too
+
+
+# -- client errors: 4xx with a message that names the problem -----------------------------------
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/recommend", {}, "customer_id"),
+        ("/recommend", {"customer_id": "1", "k": 0}, "k"),
+        ("/recommend", {"customer_id": "1", "k": "10"}, "k"),
+        ("/recommend", {"customer_id": ["1"]}, "customer_id"),
+        ("/recommend", {"customer_id": "1", "exclude_bought": "no"}, "exclude_bought"),
+        ("/recommend", {"customer_id": "1", "extra": 1}, "extra"),
+        ("/recommend_batch", {"customer_ids": ["1"] * 1001}, "customer_ids"),
+        ("/similar_items", {"stock_code": ""}, "stock_code"),
+        (
+            "/propensity_features",
+            {"features": {**FEATURES, "return_rate": 2}},
+            "features.return_rate",
+        ),
+        ("/propensity_features", {"features": {"recency_days": 1}}, "features.frequency"),
+        (
+            "/propensity_features_batch",
+            {"rows": [FEATURES, {**FEATURES, "is_uk": 3}]},
+            "rows.1.is_uk",
+        ),
+    ],
+)
+def test_invalid_input_is_400_naming_the_field(client, path, body, field) -> None:
+    response = client.post(path, json=body)
+    assert response.status_code == 400
+    error = response.json()
+    assert error["field"] == field
+    assert field in error["error"]
+
+
+def test_nan_and_malformed_json_are_400(client) -> None:
+    nan = b'{"features": {"recency_days": NaN}}'
+    response = post_raw(client, "/propensity_features", nan)
+    assert response.status_code == 400 and response.json()["field"] == "features.recency_days"
+    for raw in (b'{"customer_id": ', b"not json", b"\xff\xfe", b"[1, 2]", b"[" * 5000):
+        response = post_raw(client, "/recommend", raw)
+        assert response.status_code == 400, raw[:20]
+        assert response.json()["error"].startswith("invalid request")
+
+
+def test_huge_body_is_413_and_other_media_types_415(client) -> None:
+    huge = b'{"customer_id": "' + b"1" * (2 << 20) + b'"}'
+    response = post_raw(client, "/recommend", huge)
+    assert response.status_code == 413 and "larger than" in response.json()["error"]
+    response = post_raw(client, "/recommend", b"customer_id=1", "application/x-www-form-urlencoded")
+    assert response.status_code == 415
+    response = post_raw(client, "/recommend", b"--x--", "multipart/form-data; boundary=x")
+    assert response.status_code == 415
+
+
+def test_unknown_route_and_wrong_method_are_4xx(client) -> None:
+    assert client.post("/no_such_endpoint", json={}).status_code == 404
+    assert client.get("/recommend").status_code == 405
+
+
+# -- the online store going away ----------------------------------------------------------------
+def test_online_store_down_is_503_and_recovers_without_restart(client, serving_home, ids) -> None:
+    body = {"customer_id": ids.history_customer}
+    before = client.post("/propensity", json=body).json()
+    store = serving_home.feast_online_path
+    moved = store.with_name("online_store.away")
+    store.rename(moved)
+    try:
+        for path in ("/propensity", "/segment", "/propensity_batch", "/segment_batch"):
+            payload = body if "batch" not in path else {"customer_ids": [ids.history_customer]}
+            response = client.post(path, json=payload)
+            assert response.status_code == 503, path
+            assert "online feature store is unavailable" in response.json()["error"]
+        # what needs no online features still answers
+        assert client.post("/recommend", json=body).status_code == 200
+        assert client.post("/propensity_features", json={"features": FEATURES}).status_code == 200
+    finally:
+        moved.rename(store)
+    assert client.post("/propensity", json=body).json() == before

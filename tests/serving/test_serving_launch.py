@@ -1,0 +1,84 @@
+"""The launcher: settings reach the server, a service that cannot start fails fast with its log
+instead of hanging, and ``bentoml build`` packs the service offline."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+
+import pytest
+
+from mercato.settings import REPO_ROOT, Settings, get_settings
+
+
+def test_settings_travel_to_the_server_through_the_environment(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from serving.launch import settings_env
+
+    wanted = Settings(
+        home=tmp_path / "elsewhere",
+        online_store="redis",
+        redis_url="redis://127.0.0.1:6390/2",
+        mlflow_tracking_uri="http://127.0.0.1:5999",
+        api_key="k",
+        serve_port=3111,
+        feature_max_age_hours=5.0,
+    )
+    for key, value in settings_env(wanted).items():
+        monkeypatch.setenv(key, value)
+    assert get_settings() == wanted
+
+
+def test_command_binds_loopback_by_default(tmp_path) -> None:
+    from serving.launch import command
+
+    settings = Settings(home=tmp_path)
+    cmd = command(settings)
+    assert cmd[1:5] == ["-m", "bentoml", "serve", "serving.service:Mercato"]
+    assert cmd[cmd.index("--host") + 1] == "127.0.0.1"
+    assert cmd[cmd.index("--port") + 1] == "3000"
+    assert command(settings, port=4000)[-1] == "4000"
+
+
+@pytest.mark.slow
+def test_a_service_that_cannot_start_fails_fast_with_its_log(tmp_path) -> None:
+    from serving.launch import ServiceStartError, free_port, start_background
+
+    empty = dataclasses.replace(get_settings(), home=tmp_path / "empty", mlflow_tracking_uri="")
+    empty.ensure_dirs()
+    port = free_port()
+    with pytest.raises(ServiceStartError) as info:
+        start_background(empty, port=port, timeout=240)
+    message = str(info.value)
+    assert "RuntimeError: no model has a 'champion'" in message
+    assert "train first" in message
+    # the whole process group is gone: nothing keeps the port or restarts the worker
+    out = subprocess.run(["pgrep", "-f", f"--port {port}"], capture_output=True, text=True)
+    assert out.stdout.strip() == ""
+
+
+@pytest.mark.slow
+def test_bentoml_build_works_offline(tmp_path) -> None:
+    from mercato.settings import TELEMETRY_OFF
+
+    env = {**os.environ, **TELEMETRY_OFF, "BENTOML_HOME": str(tmp_path / "bentoml")}
+    env.pop("PIP_INDEX_URL", None)
+    env["PIP_NO_INDEX"] = "1"  # nothing may be resolved through an index
+    out = subprocess.run(
+        [sys.executable, "-m", "bentoml", "build", "-f", "serving/bentofile.yaml", "."],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert 'Successfully built Bento(tag="mercato:' in out.stdout
+    bentos = list((tmp_path / "bentoml" / "bentos" / "mercato").glob("*/src/serving/service.py"))
+    assert len(bentos) == 1
+    requirements = bentos[0].parents[2] / "env" / "python" / "requirements.txt"
+    assert "bentoml==" in requirements.read_text()
+    assert not list(bentos[0].parents[2].rglob("requirements.lock.txt"))
