@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from mercato.settings import Settings, get_settings
+from models.tracking import single_openmp_thread
 
 if TYPE_CHECKING:
     from models.pyfunc import PropensityModel
@@ -205,10 +206,12 @@ class GradientBoosting:
         self._model = HistGradientBoostingClassifier(
             random_state=seed, max_iter=200, learning_rate=0.05
         )
-        self._model.fit(_features(train, self.feature_names), train["label"].astype(int))
+        with single_openmp_thread():
+            self._model.fit(_features(train, self.feature_names), train["label"].astype(int))
 
     def predict_proba_many(self, x: np.ndarray) -> np.ndarray:
-        return self._model.predict_proba(x)[:, 1]
+        with single_openmp_thread():
+            return self._model.predict_proba(x)[:, 1]
 
 
 # -- evaluation ------------------------------------------------------------------------------

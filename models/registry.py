@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import random
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -60,15 +61,21 @@ def client(settings: Settings) -> MlflowClient:
     return mlflow.MlflowClient(settings.tracking_uri, settings.tracking_uri)
 
 
-def _retry(fn: Callable[[], Any], attempts: int = 8) -> Any:
-    """Run ``fn`` again when SQLite reports a lock held by a concurrent writer."""
+#: Errors a concurrent writer causes: SQLite's lock, and the unique-key race of two writers
+#: that both computed the same next version number or both inserted the same alias.
+_TRANSIENT = ("database is locked", "unique constraint failed", "integrityerror")
+
+
+def _retry(fn: Callable[[], Any], attempts: int = 10) -> Any:
+    """Run ``fn`` again (with jittered back-off) when a concurrent writer got in the way."""
     for i in range(attempts):
         try:
             return fn()
         except Exception as exc:  # noqa: BLE001 - MLflow wraps SQLAlchemy errors in several types
-            if "locked" not in str(exc).lower() or i == attempts - 1:
+            text = str(exc).lower()
+            if not any(t in text for t in _TRANSIENT) or i == attempts - 1:
                 raise
-            time.sleep(0.05 * 2**i)
+            time.sleep(random.uniform(0.02, 0.05) * 2 ** min(i, 5))
     raise AssertionError("unreachable")
 
 
@@ -95,10 +102,14 @@ def register(
 
     c = client(settings)
     try:
-        _retry(lambda: c.create_registered_model(name))
-    except MlflowException as exc:
-        if "already exists" not in str(exc).lower() and "RESOURCE_ALREADY_EXISTS" not in str(exc):
-            raise
+        c.get_registered_model(name)
+    except MlflowException:
+        try:
+            c.create_registered_model(name)
+        except MlflowException as exc:  # a concurrent caller created it first
+            text = str(exc).lower()
+            if "already exists" not in text and "unique constraint" not in text:
+                raise
     model_id = model_uri.split("/", 1)[1] if model_uri.startswith("models:/m-") else None
     mv = _retry(
         lambda: c.create_model_version(

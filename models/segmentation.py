@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from mercato.settings import Settings, get_settings
+from models.tracking import single_openmp_thread
 
 if TYPE_CHECKING:
     from models.pyfunc import SegmentationModel
@@ -182,7 +183,8 @@ def fit_segmentation(
     for kk in [k] if k is not None else k_range:
         if kk >= len(z):
             continue
-        km = KMeans(n_clusters=kk, n_init=10, random_state=seed).fit(z)
+        with single_openmp_thread():
+            km = KMeans(n_clusters=kk, n_init=10, random_state=seed).fit(z)
         score = silhouette_score(z, km.labels_, sample_size=sample, random_state=seed)
         curve[kk] = {"silhouette": float(score), "inertia": float(km.inertia_)}
         fits[kk] = km
@@ -248,8 +250,10 @@ def bootstrap_stability(
     scores = []
     for b in range(n_boot):
         idx = rng.integers(0, len(z), len(z))
-        km = KMeans(n_clusters=len(model.segment_ids), n_init=3, random_state=seed + b).fit(z[idx])
-        scores.append(adjusted_rand_score(base, km.predict(z)))
+        with single_openmp_thread():
+            km = KMeans(n_clusters=len(model.segment_ids), n_init=3, random_state=seed + b)
+            labels = km.fit(z[idx]).predict(z)
+        scores.append(adjusted_rand_score(base, labels))
     return float(np.mean(scores))
 
 
