@@ -108,11 +108,18 @@ class RecommenderModel(PythonModel):
         return scores + self._tiebreak
 
     def recommend_batch(
-        self, customer_ids: Sequence[str], k: int = 10, exclude_bought: bool = True
-    ) -> list[list[str]]:
-        """Top-k stock codes for many customers at once (chunks of 2,000 rows)."""
-        out: list[list[str]] = []
-        popular = [self.item_ids[i] for i in self._popular_order[:k]]
+        self,
+        customer_ids: Sequence[str],
+        k: int = 10,
+        exclude_bought: bool = True,
+        with_scores: bool = False,
+    ) -> list[list[Any]]:
+        """Top-k stock codes (or (code, score) pairs) for many customers, 2,000 rows a chunk."""
+        out: list[list[Any]] = []
+        popular = [
+            (self.item_ids[i], float(self.popularity[i])) if with_scores else self.item_ids[i]
+            for i in self._popular_order[:k]
+        ]
         ids = [str(c) for c in customer_ids]
         rows = np.array([self._user_index.get(c, -1) for c in ids])
         for start in range(0, len(rows), 2000):
@@ -128,7 +135,10 @@ class RecommenderModel(PythonModel):
                     out.append(list(popular))
                     continue
                 top = _top_k(scores[j], k)
-                out.append([self.item_ids[i] for i in top])
+                if with_scores:
+                    out.append([(self.item_ids[i], float(scores[j, i])) for i in top])
+                else:
+                    out.append([self.item_ids[i] for i in top])
                 j += 1
         return out
 

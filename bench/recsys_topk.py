@@ -1,0 +1,139 @@
+"""Train one recommender on any interactions file and write every user's top-k unseen items.
+
+The door for outside benchmarks: the input needs columns ``user_id, item_id`` and optionally
+``rating`` (any positive value is a purchase; missing = 1) and ``timestamp`` (datetime, ISO text
+or Unix seconds; used for the recency weighting of histories). CSV or Parquet, by suffix. The
+output has ``user_id, item_id, rank, score`` (rank 1 = best), items the user already has are
+never recommended, and ids keep the input's integer type when they were integers.
+
+    python bench/recsys_topk.py --train ratings.csv --k 10 --model ease --out top10.csv
+    python bench/recsys_topk.py --list-models
+
+``implicit_als`` (the ``implicit`` library's ALS, for side-by-side runs) is listed only when
+that package is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mercato.settings import apply_runtime_env
+from models.recommendation import CANDIDATES, fit_candidate, normalize_interactions
+
+
+def model_names() -> list[str]:
+    names = list(CANDIDATES)
+    try:
+        import implicit  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        names.append("implicit_als")
+    return names
+
+
+def read_interactions(path: Path) -> pd.DataFrame:
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    return (
+        pd.read_csv(path, sep=None, engine="python")
+        if path.suffix.lower() == ".tsv"
+        else pd.read_csv(path)
+    )
+
+
+def implicit_als_topk(
+    interactions: pd.DataFrame, k: int, seed: int = 42, factors: int = 100
+) -> list[tuple[str, str, int, float]]:
+    """Top-k unseen items per user with ``implicit``'s ALS on the binary matrix."""
+    import scipy.sparse as sp
+    from implicit.als import AlternatingLeastSquares
+    from threadpoolctl import threadpool_limits
+
+    users, u = np.unique(interactions["user_id"].to_numpy(dtype=str), return_inverse=True)
+    items, i = np.unique(interactions["item_id"].to_numpy(dtype=str), return_inverse=True)
+    x = sp.csr_matrix((np.ones(len(u), dtype=np.float32), (u, i)), shape=(len(users), len(items)))
+    x.data[:] = 1.0
+    with threadpool_limits(1, "blas"):  # implicit asks for single-threaded BLAS
+        model = AlternatingLeastSquares(factors=factors, random_state=seed)
+        model.fit(x, show_progress=False)
+        rows = np.arange(len(users))
+        ids, scores = model.recommend(rows, x, N=k, filter_already_liked_items=True)
+    out = []
+    for r in rows:
+        for rank, (j, s) in enumerate(zip(ids[r], scores[r], strict=True), start=1):
+            if j >= 0 and np.isfinite(s):
+                out.append((users[r], items[j], rank, float(s)))
+    return out
+
+
+def topk(interactions: pd.DataFrame, model: str, k: int) -> pd.DataFrame:
+    """The output frame for ``model`` trained on all of ``interactions``."""
+    if model == "implicit_als":
+        rows = implicit_als_topk(interactions, k)
+    else:
+        fitted = fit_candidate(model, interactions)
+        lists = fitted.recommend_batch(
+            list(fitted.user_ids), k, exclude_bought=True, with_scores=True
+        )
+        rows = [
+            (user, item, rank, score)
+            for user, recs in zip(fitted.user_ids, lists, strict=True)
+            for rank, (item, score) in enumerate(recs, start=1)
+        ]
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "rank", "score"])
+
+
+def _restore_id_types(out: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
+    for col in ("user_id", "item_id"):
+        values = raw[col].dropna()
+        if pd.api.types.is_integer_dtype(values) or (
+            pd.api.types.is_float_dtype(values) and (values % 1 == 0).all()
+        ):
+            out[col] = out[col].astype("int64")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--train", type=Path, help="interactions file (CSV or Parquet)")
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--model", default="ease")
+    parser.add_argument("--out", type=Path, help="output file (CSV or Parquet, by suffix)")
+    parser.add_argument("--list-models", action="store_true", help="print accepted model names")
+    args = parser.parse_args(argv)
+    apply_runtime_env()
+    if args.list_models:
+        print("\n".join(model_names()))
+        return 0
+    if args.train is None or args.out is None:
+        parser.error("--train and --out are required (or use --list-models)")
+    if args.model not in model_names():
+        parser.error(f"unknown model {args.model!r}; --list-models shows the accepted names")
+    raw = read_interactions(args.train)
+    interactions = normalize_interactions(raw)
+    start = time.perf_counter()
+    out = _restore_id_types(topk(interactions, args.model, args.k), raw)
+    seconds = time.perf_counter() - start
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.out.suffix.lower() in (".parquet", ".pq"):
+        out.to_parquet(args.out, index=False)
+    else:
+        out.to_csv(args.out, index=False)
+    print(
+        f"{args.model}: {interactions['user_id'].nunique()} users, "
+        f"{interactions['item_id'].nunique()} items, {len(out)} rows in {seconds:.1f} s "
+        f"-> {args.out}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
