@@ -35,19 +35,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mercato.settings import REPO_ROOT, TELEMETRY_OFF
+from mercato.settings import MLFLOW_CLIENT_ENV, REPO_ROOT, TELEMETRY_OFF
 
 #: The script that creates Airflow's and MLflow's databases and users, in compose and here.
 POSTGRES_INIT_SCRIPT = REPO_ROOT / "docker" / "postgres" / "init-databases.sh"
-
-#: Client settings for the MLflow server: a call fails after about
-#: ``timeout * (retries + 1)`` plus a short backoff, instead of MLflow's default 120 s x 7 retries.
-MLFLOW_CLIENT_ENV: dict[str, str] = {
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
-    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5",
-}
 
 
 class StackError(RuntimeError):
