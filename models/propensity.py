@@ -50,7 +50,7 @@ LOG_FEATURES = [
     "avg_basket_value",
     "n_distinct_products",
 ]
-C_GRID = (0.001, 0.01, 0.1, 1.0, 10.0)
+C_GRID = (0.0001, 0.001, 0.01, 0.1, 1.0, 10.0)
 PRIMARY_METRIC = "roc_auc"
 
 
