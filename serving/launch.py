@@ -140,7 +140,12 @@ class ServiceProcess:
         return self.process.poll() is None
 
     def stop(self, timeout: float = 15.0) -> int | None:
-        """SIGTERM the server's process group, SIGKILL after ``timeout``; returns the exit code."""
+        """Stop the server and its workers; returns the arbiter's exit code.
+
+        SIGTERM lets BentoML's arbiter stop its workers gracefully. The workers run in sessions
+        of their own, so any that outlive ``timeout`` are killed one by one, by pid.
+        """
+        tree = self._tree()
         if self.process.poll() is None:
             _signal_group(self.process.pid, signal.SIGTERM)
             try:
@@ -148,9 +153,23 @@ class ServiceProcess:
             except subprocess.TimeoutExpired:
                 _signal_group(self.process.pid, signal.SIGKILL)
                 self.process.wait(5)
-        # workers may outlive the arbiter for a moment; make sure the group is gone
-        _signal_group(self.process.pid, signal.SIGKILL)
+        if tree:
+            import psutil
+
+            _, alive = psutil.wait_procs(tree, timeout=3)
+            for proc in alive:
+                with contextlib.suppress(psutil.Error):
+                    proc.kill()
         return self.process.returncode
+
+    def _tree(self) -> list:
+        """The server's child processes (workers), as ``psutil.Process`` objects."""
+        import psutil
+
+        try:
+            return psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.Error:
+            return []
 
     def __enter__(self) -> ServiceProcess:
         return self

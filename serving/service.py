@@ -56,8 +56,9 @@ def _log_to_stderr() -> None:
     name="mercato",
     workers=1,
     threads=4,
-    traffic={"timeout": 30},
+    traffic={"timeout": 10},
     logging={"access": {"enabled": False}},
+    tracing={"excluded_urls": ".*"},
 )
 class Mercato:
     """Champions of the three Mercato models behind one typed HTTP API."""

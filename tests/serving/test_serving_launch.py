@@ -55,9 +55,22 @@ def test_a_service_that_cannot_start_fails_fast_with_its_log(tmp_path) -> None:
     message = str(info.value)
     assert "RuntimeError: no model has a 'champion'" in message
     assert "train first" in message
-    # the whole process group is gone: nothing keeps the port or restarts the worker
-    out = subprocess.run(["pgrep", "-f", f"--port {port}"], capture_output=True, text=True)
-    assert out.stdout.strip() == ""
+    # arbiter and worker are gone: nothing keeps the port or restarts the worker
+    assert _processes_serving(empty.home) == []
+
+
+def _processes_serving(home) -> list[int]:
+    """Pids of live processes started for the data folder ``home``."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get("MERCATO_HOME") == str(home) and proc.status() != "zombie":
+                found.append(proc.pid)
+        except psutil.Error:
+            continue
+    return found
 
 
 @pytest.mark.slow

@@ -1,0 +1,428 @@
+"""Benchmark the HTTP service against a bare FastAPI/uvicorn app serving the same model code.
+
+Both servers run ``serving.core.MercatoCore`` on the same champions and online store, one worker
+each, on 127.0.0.1; the BentoML one is the real service (``bentoml serve``, with its guard
+middleware, validation, metrics and tracing), the bare one is FastAPI with the same pydantic
+request models. For each endpoint (recommendations, propensity from the online store,
+propensity from explicit features) and each concurrency (1 and 8 connections), a fixed number
+of requests is sent over keep-alive connections by a small asyncio HTTP/1.1 client (so the
+client costs little next to the servers; it shares the machine's 2 cores with them).
+It reports throughput and p50/p99 latency of both, and BentoML's share of the bare throughput.
+
+Then a memory run: after a warm-up, 50,000 mixed requests to the BentoML service; the resident
+memory of its worker is compared before and after (goal: within 5%).
+
+The data folder must hold champions and a materialized online store (``mercato run``); with
+``--prepare`` a synthetic pipeline run makes one if it has none.
+
+    .venv/bin/python bench/serving_bench.py [--home DIR] [--requests 3000] [--memory-requests 50000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mercato.settings import REPO_ROOT, Settings, apply_runtime_env, get_settings
+from serving import schemas as s  # module level: FastAPI resolves the annotations here
+
+HOST = "127.0.0.1"
+ENDPOINTS = ("recommend", "propensity", "propensity_features")
+GOALS = {"throughput_share": 0.80, "p99_ms_c1": 15.0, "memory_growth": 0.05}
+
+
+# -- the bare app -------------------------------------------------------------------------------
+def bare_app(settings: Settings):  # type: ignore[no-untyped-def]
+    """FastAPI app with the service's endpoints over the same ``MercatoCore``, nothing else."""
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse, PlainTextResponse
+
+    from serving.core import MercatoCore, ServingError
+
+    core = MercatoCore(settings, poll_seconds=0)
+    core.start()
+    app = FastAPI()
+
+    @app.exception_handler(ServingError)
+    async def _error(_request, exc: ServingError):  # type: ignore[no-untyped-def]
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.get("/readyz")
+    async def readyz():  # type: ignore[no-untyped-def]
+        return PlainTextResponse("\n")
+
+    @app.post("/recommend")
+    async def recommend(request: s.RecommendRequest) -> s.RecommendResponse:
+        return core.recommend(request)
+
+    @app.post("/propensity")
+    def propensity(request: s.PropensityRequest) -> s.PropensityResponse:
+        return core.propensity(request)
+
+    @app.post("/propensity_features")
+    async def propensity_features(
+        request: s.PropensityFeaturesRequest,
+    ) -> s.PropensityFeaturesResponse:
+        return core.propensity_features(request)
+
+    return app
+
+
+def _run_bare(port: int) -> None:
+    import uvicorn
+
+    settings = get_settings()
+    apply_runtime_env(settings)
+    uvicorn.run(bare_app(settings), host=HOST, port=port, log_level="warning", access_log=False)
+
+
+class BareServer:
+    """The bare app in a subprocess of its own (same environment as the BentoML server)."""
+
+    def __init__(self, settings: Settings, port: int, log_path: Path) -> None:
+        from serving.launch import server_env
+
+        self.port = port
+        self.log_path = log_path
+        with open(log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, __file__, "--bare-app-port", str(port)],
+                cwd=REPO_ROOT,
+                env=server_env(settings),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def wait_ready(self, timeout: float = 180) -> None:
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"bare app exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"http://{HOST}:{self.port}/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.25)
+        raise RuntimeError(f"bare app not ready: {self.log_path.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        import signal
+
+        if self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(5)
+        except ProcessLookupError:
+            pass
+
+
+# -- a small keep-alive HTTP/1.1 client ---------------------------------------------------------
+def _request(port: int, path: str, body: dict, api_key: str) -> bytes:
+    payload = json.dumps(body).encode()
+    auth = f"X-API-Key: {api_key}\r\n" if api_key else ""
+    head = (
+        f"POST /{path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(payload)}\r\n{auth}\r\n"
+    )
+    return head.encode() + payload
+
+
+async def _connection(port: int, requests: list[bytes], latencies: list[float], statuses: dict):
+    reader, writer = await asyncio.open_connection(HOST, port)
+    try:
+        for raw in requests:
+            tick = time.perf_counter()
+            writer.write(raw)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - tick)
+            statuses[status] = statuses.get(status, 0) + 1
+    finally:
+        writer.close()
+
+
+async def _load(port: int, requests: list[bytes], concurrency: int) -> dict[str, Any]:
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    parts = [requests[i::concurrency] for i in range(concurrency)]
+    tick = time.perf_counter()
+    await asyncio.gather(*(_connection(port, p, latencies, statuses) for p in parts))
+    seconds = time.perf_counter() - tick
+    ms = sorted(x * 1000 for x in latencies)
+    return {
+        "requests": len(ms),
+        "seconds": round(seconds, 3),
+        "rps": round(len(ms) / seconds, 1),
+        "p50_ms": round(statistics.median(ms), 3),
+        "p99_ms": round(ms[min(len(ms) - 1, int(0.99 * len(ms)))], 3),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+    }
+
+
+def load(port: int, requests: list[bytes], concurrency: int) -> dict[str, Any]:
+    return asyncio.run(_load(port, requests, concurrency))
+
+
+# -- workload -----------------------------------------------------------------------------------
+def workload(settings: Settings, n: int, seed: int = 0) -> dict[str, list[dict]]:
+    """Request bodies per endpoint: known customers (with history and online features)."""
+    from serving.champions import RECOMMENDER
+    from serving.core import MercatoCore
+
+    core = MercatoCore(settings, poll_seconds=0)
+    core.start()
+    rec = core.tracker.current.get(RECOMMENDER).model
+    users = [str(u) for u in rec.user_ids]
+    rng = random.Random(seed)
+    sample = rng.sample(users, min(500, len(users)))
+    _, known = core.features.rows(sample)
+    online = [u for u, k in zip(sample, known, strict=True) if k] or sample
+    core.stop()
+
+    def features() -> dict:
+        return {
+            "recency_days": rng.uniform(0, 365),
+            "frequency": rng.randint(0, 40),
+            "monetary": rng.uniform(0, 8000),
+            "tenure_days": rng.uniform(0, 700),
+            "avg_basket_value": rng.uniform(0, 900),
+            "return_rate": rng.uniform(0, 0.5),
+            "n_distinct_products": rng.randint(0, 300),
+            "is_uk": rng.randint(0, 1),
+        }
+
+    return {
+        "recommend": [{"customer_id": rng.choice(sample), "k": 10} for _ in range(n)],
+        "propensity": [{"customer_id": rng.choice(online)} for _ in range(n)],
+        "propensity_features": [{"features": features()} for _ in range(n)],
+    }
+
+
+def worker_rss(pid: int) -> tuple[int, int]:
+    """(RSS of the largest process in the server's tree, RSS of the whole tree), bytes."""
+    import psutil
+
+    root = psutil.Process(pid)
+    procs = [root, *root.children(recursive=True)]
+    rss = [p.memory_info().rss for p in procs if p.is_running()]
+    return max(rss), sum(rss)
+
+
+# -- the run ------------------------------------------------------------------------------------
+def _has_champions(settings: Settings) -> bool:
+    from models import registry
+
+    try:
+        return all(registry.champions(settings).values())
+    except Exception:  # noqa: BLE001 - an empty folder has no registry yet
+        return False
+
+
+def run(settings: Settings, requests: int = 3000, memory_requests: int = 50_000) -> dict[str, Any]:
+    from serving.launch import free_port, start_background
+
+    apply_runtime_env(settings)
+    out_dir = settings.home / "bench"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    bodies = workload(settings, max(requests, 1000))
+    result: dict[str, Any] = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "home": str(settings.home),
+        "requests_per_run": requests,
+        "cpu_count": os.cpu_count(),
+        "runs": [],
+    }
+    bento = start_background(settings, port=free_port(), timeout=300)
+    bare = BareServer(settings, free_port(), out_dir / "bare-app.log")
+    try:
+        bare.wait_ready()
+        ports = {"bentoml": bento.port, "bare_fastapi": bare.port}
+        key = settings.api_key
+        for endpoint in ENDPOINTS:
+            for port in ports.values():  # warm both up
+                load(port, [_request(port, endpoint, b, key) for b in bodies[endpoint][:300]], 4)
+            for concurrency in (1, 8):
+                for name, port in ports.items():
+                    reqs = [_request(port, endpoint, b, key) for b in bodies[endpoint][:requests]]
+                    stats = load(port, reqs, concurrency)
+                    stats.update(server=name, endpoint=endpoint, concurrency=concurrency)
+                    result["runs"].append(stats)
+                    print(
+                        f"  {endpoint:<20} c={concurrency} {name:<13} {stats['rps']:8.1f} rps  "
+                        f"p50 {stats['p50_ms']:6.2f} ms  p99 {stats['p99_ms']:6.2f} ms  "
+                        f"{stats['statuses']}",
+                        flush=True,
+                    )
+        bare.stop()
+        result["memory"] = memory_run(bento.pid, bento.port, bodies, key, memory_requests)
+    finally:
+        try:
+            bare.stop()
+        finally:
+            bento.stop()
+    result["summary"] = summarise(result)
+    path = out_dir / f"serving-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+    path.write_text(json.dumps(result, indent=2))
+    result["path"] = str(path)
+    return result
+
+
+def memory_run(
+    pid: int, port: int, bodies: dict[str, list[dict]], key: str, total: int
+) -> dict[str, Any]:
+    """RSS of the BentoML worker after a warm-up and after ``total`` more mixed requests."""
+    mixed = [
+        _request(port, endpoint, body, key)
+        for i in range(len(bodies["recommend"]))
+        for endpoint, body in ((e, bodies[e][i]) for e in ENDPOINTS)
+    ]
+    # Warm up for longer than the service's request timeout (10 s): BentoML keeps one timer per
+    # request for that long, so memory only reaches its steady state after it.
+    warm_until = time.monotonic() + 20
+    while time.monotonic() < warm_until:
+        load(port, mixed[:3000], 8)
+    before, before_tree = worker_rss(pid)
+    sent = 0
+    statuses: dict[str, int] = {}
+    tick = time.perf_counter()
+    while sent < total:
+        batch = mixed[: min(len(mixed), total - sent)]
+        stats = load(port, batch, 8)
+        for k, v in stats["statuses"].items():
+            statuses[k] = statuses.get(k, 0) + v
+        sent += len(batch)
+    seconds = time.perf_counter() - tick
+    after, after_tree = worker_rss(pid)
+    growth = (after - before) / before
+    print(
+        f"  memory: worker RSS {before / 2**20:.1f} MiB -> {after / 2**20:.1f} MiB after "
+        f"{sent} requests ({growth:+.2%}); whole tree {before_tree / 2**20:.1f} -> "
+        f"{after_tree / 2**20:.1f} MiB; {statuses}",
+        flush=True,
+    )
+    return {
+        "requests": sent,
+        "seconds": round(seconds, 1),
+        "worker_rss_before_mib": round(before / 2**20, 1),
+        "worker_rss_after_mib": round(after / 2**20, 1),
+        "tree_rss_before_mib": round(before_tree / 2**20, 1),
+        "tree_rss_after_mib": round(after_tree / 2**20, 1),
+        "growth": round(growth, 4),
+        "statuses": statuses,
+    }
+
+
+def summarise(result: dict[str, Any]) -> dict[str, Any]:
+    """BentoML vs bare per endpoint and concurrency, and the goals met or not."""
+    by_key = {(r["endpoint"], r["concurrency"], r["server"]): r for r in result["runs"]}
+    rows = []
+    for endpoint in ENDPOINTS:
+        for concurrency in (1, 8):
+            b = by_key[(endpoint, concurrency, "bentoml")]
+            f = by_key[(endpoint, concurrency, "bare_fastapi")]
+            rows.append(
+                {
+                    "endpoint": endpoint,
+                    "concurrency": concurrency,
+                    "bentoml_rps": b["rps"],
+                    "bare_rps": f["rps"],
+                    "share": round(b["rps"] / f["rps"], 3),
+                    "bentoml_p50_ms": b["p50_ms"],
+                    "bentoml_p99_ms": b["p99_ms"],
+                    "bare_p50_ms": f["p50_ms"],
+                    "bare_p99_ms": f["p99_ms"],
+                }
+            )
+    memory = result.get("memory", {})
+    return {
+        "rows": rows,
+        "throughput_goal_met": all(r["share"] >= GOALS["throughput_share"] for r in rows),
+        "p99_goal_met": all(
+            r["bentoml_p99_ms"] < GOALS["p99_ms_c1"] for r in rows if r["concurrency"] == 1
+        ),
+        "memory_goal_met": abs(memory.get("growth", 1.0)) <= GOALS["memory_growth"],
+    }
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    print(
+        "\n| endpoint | c | BentoML rps | bare rps | share | BentoML p50/p99 ms | bare p50/p99 ms |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for r in summary["rows"]:
+        print(
+            f"| {r['endpoint']} | {r['concurrency']} | {r['bentoml_rps']:.0f} | "
+            f"{r['bare_rps']:.0f} | {r['share']:.0%} | {r['bentoml_p50_ms']:.2f} / "
+            f"{r['bentoml_p99_ms']:.2f} | {r['bare_p50_ms']:.2f} / {r['bare_p99_ms']:.2f} |"
+        )
+    print(
+        f"\ngoals: throughput >= 80% of bare: {summary['throughput_goal_met']}; "
+        f"p99 < 15 ms at c=1: {summary['p99_goal_met']}; "
+        f"memory within 5%: {summary['memory_goal_met']}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--home", type=Path, help="data folder with champions (default: MERCATO_HOME)"
+    )
+    parser.add_argument("--requests", type=int, default=3000, help="requests per measurement")
+    parser.add_argument("--memory-requests", type=int, default=50_000)
+    parser.add_argument("--prepare", action="store_true", help="run the pipeline if no champions")
+    parser.add_argument("--bare-app-port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.bare_app_port:
+        _run_bare(args.bare_app_port)
+        return 0
+    settings = get_settings()
+    if args.home:
+        settings = dataclasses.replace(settings, home=args.home.expanduser().resolve())
+    apply_runtime_env(settings)
+    if not _has_champions(settings):
+        if not args.prepare:
+            print(
+                f"no champions in {settings.home}: run `mercato run` first, or pass --prepare",
+                file=sys.stderr,
+            )
+            return 2
+        from mercato.pipeline import run_all
+        from mercato.synthetic import write_orders
+
+        settings.ensure_dirs()
+        data = write_orders(settings.landing_dir / "synthetic_orders.parquet", seed=settings.seed)
+        run_all(settings, data)
+    print(f"serving bench on {settings.home} ({args.requests} requests per measurement)")
+    result = run(settings, args.requests, args.memory_requests)
+    print_summary(result["summary"])
+    print(f"\nfigures written to {result['path']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
