@@ -53,13 +53,14 @@ def ingest(settings: Settings, data: Path | None = None) -> dict[str, Any]:
 
 
 def transform(settings: Settings) -> dict[str, Any]:
-    """Build staging, intermediate layers and marts with dbt, and run dbt's data tests."""
+    """Build staging, intermediate layers and marts with dbt, run its tests, and write its docs."""
     from mercato import warehouse
 
     apply_runtime_env(settings)
     settings.ensure_dirs()
     summary = warehouse.run_dbt(settings, ["build"])
     summary["row_counts"] = warehouse.table_counts(settings)
+    summary["docs"] = str(warehouse.generate_docs(settings))
     return summary
 
 

@@ -67,8 +67,10 @@ def run_dbt(settings: Settings, args: list[str] | None = None) -> dict[str, Any]
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     os.environ["MERCATO_WAREHOUSE_PATH"] = str(settings.warehouse_path)
 
+    # Progress goes to dbt.log in the log folder; the terminal gets errors and our summary.
     full = [
         *args,
+        "--quiet",
         "--project-dir",
         str(settings.dbt_project_dir),
         "--profiles-dir",
