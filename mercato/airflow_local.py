@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mercato.settings import REPO_ROOT, Settings, apply_runtime_env, get_settings
+from mercato.settings import REPO_ROOT, TELEMETRY_OFF, Settings, get_settings
 
 ADMIN_USER = "admin"
 DUCKDB_POOL = "mercato_duckdb"  # the pool name the DAGs use (dags/_common.py)
@@ -80,12 +80,16 @@ def airflow_env(settings: Settings, port: int | None = None) -> dict[str, str]:
     home.mkdir(parents=True, exist_ok=True)
     port = port or port_from_env()
     base_url = f"http://{HOST}:{port}"
-    apply_runtime_env(settings)  # telemetry off, MLflow URI: inherited by every task
-    env = dict(os.environ)
+    env = {**TELEMETRY_OFF, **os.environ}  # telemetry off unless the caller said otherwise
     env.update(
         {
+            # every task process reads the same settings (mercato.settings.get_settings())
             "MERCATO_HOME": str(settings.home),
+            "MERCATO_ONLINE_STORE": settings.online_store,
+            "MERCATO_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
+            "MLFLOW_TRACKING_URI": settings.tracking_uri,
             "AIRFLOW_HOME": str(home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": "4",
@@ -106,14 +110,14 @@ def airflow_env(settings: Settings, port: int | None = None) -> dict[str, str]:
             "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos_cache"),
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
             # The scheduler serves task logs on 8793 by default: take a free port instead.
-            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "PYTHONUNBUFFERED": "1",
         }
     )
     return env
 
 
-def _free_port() -> int:
+def free_port() -> int:
     """A TCP port nobody listens on right now (the OS picks it)."""
     import socket
 
@@ -152,7 +156,7 @@ def start(
     settings = settings or get_settings()
     port = port or port_from_env()
     if _state_file(settings).exists():
-        if any(_session_pids(int(p["pgid"])) for p in _read_state(settings).values()):
+        if any(session_pids(int(p["pgid"])) for p in _read_state(settings).values()):
             raise RuntimeError(
                 f"Airflow already runs for {settings.home}; stop it first (python -m "
                 "mercato.airflow_local stop)"
@@ -207,14 +211,14 @@ def stop(settings: Settings | None = None, deadline: float = 30) -> list[int]:
     for sid in sessions:
         _signal_session(sid, signal.SIGTERM)
     end = time.monotonic() + deadline
-    while time.monotonic() < end and any(_session_pids(sid) for sid in sessions):
+    while time.monotonic() < end and any(session_pids(sid) for sid in sessions):
         _reap_children()
         time.sleep(0.2)
-    killed = [pid for sid in sessions for pid in _session_pids(sid)]
+    killed = [pid for sid in sessions for pid in session_pids(sid)]
     for sid in sessions:
         _signal_session(sid, signal.SIGKILL)
     end = time.monotonic() + 10
-    while time.monotonic() < end and any(_session_pids(sid) for sid in sessions):
+    while time.monotonic() < end and any(session_pids(sid) for sid in sessions):
         _reap_children()
         time.sleep(0.1)
     _reap_children()
@@ -228,7 +232,7 @@ def status(settings: Settings | None = None) -> dict[str, Any]:
     if not _state_file(settings).exists():
         return {}
     return {
-        name: {**proc, "live_processes": len(_session_pids(int(proc["pgid"])))}
+        name: {**proc, "live_processes": len(session_pids(int(proc["pgid"])))}
         for name, proc in _read_state(settings).items()
     }
 
@@ -252,7 +256,7 @@ def _read_state(settings: Settings) -> dict[str, dict[str, int]]:
     return json.loads(_state_file(settings).read_text())
 
 
-def _session_pids(sid: int) -> list[int]:
+def session_pids(sid: int) -> list[int]:
     """Live (non-zombie) processes of session ``sid``."""
     import psutil
 
@@ -276,7 +280,7 @@ def _signal_session(sid: int, sig: signal.Signals) -> None:
     """
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(sid, sig)
-    for pid in _session_pids(sid):
+    for pid in session_pids(sid):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             if os.getpgid(pid) != sid:
                 os.kill(pid, sig)
@@ -321,7 +325,8 @@ def _admin_password(env: dict[str, str], timeout: float) -> str:
     raise TimeoutError(f"no admin password in {path}")
 
 
-def _print_info(info: AirflowInfo) -> None:
+def print_info(info: AirflowInfo) -> None:
+    """Tell the user where the UI is and how to log in."""
     print(
         f"\nAirflow is up: {info.url}\n"
         f"  user:     {info.username}\n"
@@ -350,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(status(settings), indent=2))
         return 0
     info = start(settings, port=args.port)
-    _print_info(info)
+    print_info(info)
     if args.command == "start":
         print(json.dumps(asdict(info)["processes"], indent=2))
         return 0

@@ -1,0 +1,228 @@
+"""Real Airflow on 127.0.0.1: the pipeline through the REST API, a killed training, a clean stop.
+
+One Airflow (api-server, scheduler, dag-processor started by ``mercato.airflow_local``) serves
+the module, because starting it costs ~20 s: the end-to-end run first, then the kill test
+trains again on the same data, then the stop test checks that no process is left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import shutil
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from dag_helpers import AFTER_INGEST, MODEL_NAMES, champions, model_versions
+
+from mercato import airflow_local
+from mercato.settings import Settings, get_settings
+
+pytestmark = pytest.mark.slow
+
+RUN_DEADLINE = 600.0  # seconds for one DAG run on 2 shared cores
+
+
+@dataclass
+class LiveAirflow:
+    settings: Settings
+    info: airflow_local.AirflowInfo
+    api: httpx.Client
+    sessions: list[int]
+    e2e: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory, small_orders: Path) -> Iterator[LiveAirflow]:
+    home = tmp_path_factory.mktemp("airflow-live") / "home"
+    settings = dataclasses.replace(get_settings(), home=home, mlflow_tracking_uri="")
+    settings.ensure_dirs()
+    shutil.copy(small_orders, settings.landing_dir / small_orders.name)
+    info = airflow_local.start(settings, port=airflow_local.free_port(), timeout=240)
+    sessions = [p["pgid"] for p in info.processes.values()]
+    try:
+        token = httpx.post(
+            f"{info.url}/auth/token",
+            json={"username": info.username, "password": info.password},
+            timeout=30,
+        )
+        token.raise_for_status()
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        with httpx.Client(base_url=f"{info.url}/api/v2", headers=headers, timeout=30) as api:
+            yield LiveAirflow(settings, info, api, sessions)
+    finally:
+        airflow_local.stop(settings)
+
+
+def _trigger(live: LiveAirflow, dag_id: str) -> str:
+    """Unpause ``dag_id`` and start a run now; returns the run id."""
+    live.api.patch(f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
+    answer = live.api.post(f"/dags/{dag_id}/dagRuns", json={"logical_date": None})
+    answer.raise_for_status()
+    return str(answer.json()["dag_run_id"])
+
+
+def _task_instances(live: LiveAirflow, dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:
+    answer = live.api.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
+    answer.raise_for_status()
+    return {ti["task_id"]: ti for ti in answer.json()["task_instances"]}
+
+
+def _wait_for_run(live: LiveAirflow, dag_id: str, run_id: str) -> str:
+    """Wait until the run finishes (or the deadline passes); returns its final state."""
+    end = time.monotonic() + RUN_DEADLINE
+    state = "unknown"
+    while time.monotonic() < end:
+        state = live.api.get(f"/dags/{dag_id}/dagRuns/{run_id}").json()["state"]
+        if state in ("success", "failed"):
+            return state
+        time.sleep(2)
+    return state
+
+
+def _explain(live: LiveAirflow, dag_id: str, run_id: str) -> str:
+    """Task states and the log tail of each failed task, for a readable assertion message."""
+    tis = _task_instances(live, dag_id, run_id)
+    lines = [f"{t}: {ti['state']} (try {ti['try_number']})" for t, ti in sorted(tis.items())]
+    logs = Path(live.info.airflow_home) / "logs"
+    for task_id, ti in tis.items():
+        if ti["state"] in ("failed", "up_for_retry"):
+            for log in sorted(logs.glob(f"dag_id={dag_id}/run_id={run_id}/task_id={task_id}/*")):
+                lines.append(f"--- {log}\n{log.read_text(errors='replace')[-4000:]}")
+    return "\n".join(lines)
+
+
+def test_pipeline_through_the_rest_api(live: LiveAirflow) -> None:
+    """Trigger the pipeline by REST: it succeeds, registers models, the service serves them."""
+    dags = live.api.get("/dags").json()
+    assert {d["dag_id"] for d in dags["dags"]} >= {"mercato_pipeline", "mercato_train"}
+    assert live.api.get("/importErrors").json()["total_entries"] == 0
+
+    run_id = _trigger(live, "mercato_pipeline")
+    state = _wait_for_run(live, "mercato_pipeline", run_id)
+    assert state == "success", _explain(live, "mercato_pipeline", run_id)
+    tis = _task_instances(live, "mercato_pipeline", run_id)
+    assert {t: ti["state"] for t, ti in tis.items()} == dict.fromkeys(
+        ("ingest", *AFTER_INGEST), "success"
+    )
+
+    versions = model_versions(live.settings)
+    assert all(len(versions[name]) == 1 for name in MODEL_NAMES), "one new version per family"
+    served = champions(live.settings)
+    assert all(served.values())
+    live.e2e = {"run_id": run_id, "tis": tis, "versions": versions, "champions": served}
+    print(
+        "\ntask durations (s): " + ", ".join(f"{t} {ti['duration']:.1f}" for t, ti in tis.items())
+    )
+
+    from serving.launch import free_port, start_background
+
+    with start_background(live.settings, port=free_port(), timeout=240) as service:
+        info = httpx.post(f"{service.url}/model_info", json={}, timeout=30)
+        assert info.status_code == 200, info.text
+        answered = {m["name"]: m["version"] for m in info.json()["models"]}
+    assert answered == served, "the service serves the champions the pipeline registered"
+
+
+def test_killed_training_is_retried_to_the_same_result(live: LiveAirflow) -> None:
+    """SIGKILL ``train_propensity`` mid-run: the retry registers what an uninterrupted run did.
+
+    The task is rerun by clearing it in the end-to-end run (the documented way to retrain one
+    family), so only this training competes for the two cores.
+    """
+    if not live.e2e:
+        pytest.skip("needs the end-to-end run's models")
+    dag_id, run_id, task_id = "mercato_pipeline", live.e2e["run_id"], "train_propensity"
+    name = "mercato_propensity"
+    uninterrupted = live.e2e["versions"][name][-1]
+    before = model_versions(live.settings)
+
+    cleared_at_ms = time.time() * 1000
+    cleared = live.api.post(
+        f"/dags/{dag_id}/clearTaskInstances",
+        json={"dry_run": False, "dag_run_id": run_id, "task_ids": [task_id], "only_failed": False},
+    )
+    cleared.raise_for_status()
+    # Mid-run means: the task's MLflow run is open (imports done, training under way).
+    end = time.monotonic() + RUN_DEADLINE
+    ti: dict[str, Any] = {}
+    process = None
+    while time.monotonic() < end and process is None:
+        ti = _task_instances(live, dag_id, run_id)[task_id]
+        assert ti["state"] not in ("success", "failed"), f"{task_id} ended before the kill: {ti}"
+        if ti["state"] == "running" and _open_mlflow_runs(live.settings, since_ms=cleared_at_ms):
+            process = _task_process(ti["id"])
+        time.sleep(0.2)
+    assert process is not None, f"{task_id} never reached training: {ti}"
+    killed_try = int(ti["try_number"])
+    process.send_signal(signal.SIGKILL)
+
+    state = _wait_for_run(live, dag_id, run_id)
+    assert state == "success", _explain(live, dag_id, run_id)
+    final = _task_instances(live, dag_id, run_id)[task_id]
+    assert final["state"] == "success"
+    assert final["try_number"] == killed_try + 1, "the killed try failed, the retry succeeded"
+
+    after = model_versions(live.settings)
+    new = after[name][len(before[name]) :]
+    assert len(new) == 1, f"one version from the killed + retried task, got {len(new)}"
+    for version in after[name]:
+        assert version.status == "READY"
+        assert "gate.decision" in version.tags, f"v{version.version} is half-written"
+    assert _metrics(live.settings, new[0]) == pytest.approx(
+        _metrics(live.settings, uninterrupted)
+    ), "same data and seed: the same model as the uninterrupted run"
+    assert new[0].tags["gate.decision"] == "rejected", "an equal challenger does not win"
+    assert champions(live.settings) == live.e2e["champions"]
+
+
+def test_stop_leaves_no_process(live: LiveAirflow) -> None:
+    assert all(
+        airflow_local.status(live.settings)[c]["live_processes"] for c in airflow_local.COMPONENTS
+    )
+    airflow_local.stop(live.settings)
+    left = [pid for sid in live.sessions for pid in airflow_local.session_pids(sid)]
+    assert left == [], f"processes left behind: {left}"
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{live.info.url}/api/v2/monitor/health", timeout=3)
+
+
+def _task_process(ti_id: str) -> Any:
+    """The process running a task instance's code (not its supervising executor worker).
+
+    Airflow titles it ``airflow worker -- <ti id>``; the LocalExecutor worker that supervises it
+    is ``airflow worker -- LocalExecutor: <ti id>``. Killing the worker instead would leave the
+    task running unsupervised until the scheduler's heartbeat timeout (300 s).
+    """
+    import psutil
+
+    title = f"airflow worker -- {ti_id}"
+    for proc in psutil.process_iter(["cmdline"]):
+        if " ".join(proc.info["cmdline"] or []).strip() == title:
+            return proc
+    return None
+
+
+def _open_mlflow_runs(settings: Settings, since_ms: float) -> int:
+    """How many MLflow runs started after ``since_ms`` are still open (read-only peek)."""
+    import sqlite3
+
+    path = settings.mlflow_dir / "mlflow.db"
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as con:
+        (count,) = con.execute(
+            "select count(*) from runs where status = 'RUNNING' and start_time > ?", (since_ms,)
+        ).fetchone()
+    return int(count)
+
+
+def _metrics(settings: Settings, version: Any) -> dict[str, float]:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+    return dict(client.get_run(version.run_id).data.metrics)
