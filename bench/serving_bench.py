@@ -173,19 +173,47 @@ async def _load(port: int, requests: list[bytes], concurrency: int) -> dict[str,
     tick = time.perf_counter()
     await asyncio.gather(*(_connection(port, p, latencies, statuses) for p in parts))
     seconds = time.perf_counter() - tick
-    ms = sorted(x * 1000 for x in latencies)
-    return {
-        "requests": len(ms),
-        "seconds": round(seconds, 3),
-        "rps": round(len(ms) / seconds, 1),
-        "p50_ms": round(statistics.median(ms), 3),
-        "p99_ms": round(ms[min(len(ms) - 1, int(0.99 * len(ms)))], 3),
-        "statuses": {str(k): v for k, v in sorted(statuses.items())},
-    }
+    return {"seconds": seconds, "latencies": latencies, "statuses": statuses}
 
 
 def load(port: int, requests: list[bytes], concurrency: int) -> dict[str, Any]:
-    return asyncio.run(_load(port, requests, concurrency))
+    """Send ``requests`` over ``concurrency`` keep-alive connections (uvloop when available)."""
+    try:
+        import uvloop
+
+        return uvloop.run(_load(port, requests, concurrency))
+    except ImportError:
+        return asyncio.run(_load(port, requests, concurrency))
+
+
+def measure(ports: dict[str, int], requests: dict[str, list[bytes]], concurrency: int, rounds: int):
+    """Alternate the servers over ``rounds`` slices of the requests, so that load from anything
+    else on the machine hits both alike; throughput is the median over rounds, latency
+    percentiles are over every request."""
+    out: dict[str, dict[str, Any]] = {}
+    names = list(ports)
+    per_round: dict[str, list[float]] = {n: [] for n in names}
+    latencies: dict[str, list[float]] = {n: [] for n in names}
+    statuses: dict[str, dict[int, int]] = {n: {} for n in names}
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else reversed(names):
+            reqs = requests[name][r::rounds]
+            stats = load(ports[name], reqs, concurrency)
+            per_round[name].append(len(stats["latencies"]) / stats["seconds"])
+            latencies[name] += stats["latencies"]
+            for k, v in stats["statuses"].items():
+                statuses[name][k] = statuses[name].get(k, 0) + v
+    for name in names:
+        ms = sorted(x * 1000 for x in latencies[name])
+        out[name] = {
+            "requests": len(ms),
+            "rps": round(statistics.median(per_round[name]), 1),
+            "rps_rounds": [round(x, 1) for x in per_round[name]],
+            "p50_ms": round(statistics.median(ms), 3),
+            "p99_ms": round(ms[min(len(ms) - 1, int(0.99 * len(ms)))], 3),
+            "statuses": {str(k): v for k, v in sorted(statuses[name].items())},
+        }
+    return out
 
 
 # -- workload -----------------------------------------------------------------------------------
@@ -243,7 +271,13 @@ def _has_champions(settings: Settings) -> bool:
         return False
 
 
-def run(settings: Settings, requests: int = 3000, memory_requests: int = 50_000) -> dict[str, Any]:
+def run(
+    settings: Settings,
+    requests: int = 3000,
+    memory_requests: int = 50_000,
+    rounds: int = 6,
+    metrics: bool = True,
+) -> dict[str, Any]:
     from serving.launch import free_port, start_background
 
     apply_runtime_env(settings)
@@ -254,10 +288,17 @@ def run(settings: Settings, requests: int = 3000, memory_requests: int = 50_000)
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "home": str(settings.home),
         "requests_per_run": requests,
+        "rounds": rounds,
+        "bentoml_metrics": metrics,
         "cpu_count": os.cpu_count(),
         "runs": [],
     }
-    bento = start_background(settings, port=free_port(), timeout=300)
+    bento = start_background(
+        settings,
+        port=free_port(),
+        timeout=300,
+        extra_env={"MERCATO_SERVING_METRICS": "1" if metrics else "0"},
+    )
     bare = BareServer(settings, free_port(), out_dir / "bare-app.log")
     try:
         bare.wait_ready()
@@ -267,9 +308,11 @@ def run(settings: Settings, requests: int = 3000, memory_requests: int = 50_000)
             for port in ports.values():  # warm both up
                 load(port, [_request(port, endpoint, b, key) for b in bodies[endpoint][:300]], 4)
             for concurrency in (1, 8):
-                for name, port in ports.items():
-                    reqs = [_request(port, endpoint, b, key) for b in bodies[endpoint][:requests]]
-                    stats = load(port, reqs, concurrency)
+                reqs = {
+                    name: [_request(port, endpoint, b, key) for b in bodies[endpoint][:requests]]
+                    for name, port in ports.items()
+                }
+                for name, stats in measure(ports, reqs, concurrency, rounds).items():
                     stats.update(server=name, endpoint=endpoint, concurrency=concurrency)
                     result["runs"].append(stats)
                     print(
@@ -314,7 +357,7 @@ def memory_run(
         batch = mixed[: min(len(mixed), total - sent)]
         stats = load(port, batch, 8)
         for k, v in stats["statuses"].items():
-            statuses[k] = statuses.get(k, 0) + v
+            statuses[str(k)] = statuses.get(str(k), 0) + v
         sent += len(batch)
     seconds = time.perf_counter() - tick
     after, after_tree = worker_rss(pid)
@@ -394,6 +437,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--requests", type=int, default=3000, help="requests per measurement")
     parser.add_argument("--memory-requests", type=int, default=50_000)
+    parser.add_argument("--rounds", type=int, default=6, help="alternations of the two servers")
+    parser.add_argument(
+        "--no-metrics", action="store_true", help="BentoML without Prometheus request metrics"
+    )
     parser.add_argument("--prepare", action="store_true", help="run the pipeline if no champions")
     parser.add_argument("--bare-app-port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -417,8 +464,13 @@ def main(argv: list[str] | None = None) -> int:
         settings.ensure_dirs()
         data = write_orders(settings.landing_dir / "synthetic_orders.parquet", seed=settings.seed)
         run_all(settings, data)
-    print(f"serving bench on {settings.home} ({args.requests} requests per measurement)")
-    result = run(settings, args.requests, args.memory_requests)
+    print(
+        f"serving bench on {settings.home} ({args.requests} requests per measurement, "
+        f"BentoML metrics {'off' if args.no_metrics else 'on'})"
+    )
+    result = run(
+        settings, args.requests, args.memory_requests, args.rounds, metrics=not args.no_metrics
+    )
     print_summary(result["summary"])
     print(f"\nfigures written to {result['path']}")
     return 0

@@ -7,7 +7,8 @@ microseconds. In order, for every HTTP request:
    health checks and the API documentation needs ``Authorization: Bearer <key>`` or
    ``X-API-Key: <key>``; otherwise the answer is 401.
 2. POST bodies must be JSON (415 otherwise) and at most ``MERCATO_MAX_BODY_BYTES`` (default
-   1 MiB; 413 otherwise). The body is read here, so an oversized one never reaches the parser.
+   1 MiB; 413 otherwise): a declared Content-Length is checked before anything is read, and a
+   chunked body is counted while it is read here, so an oversized one never reaches the parser.
 3. BentoML answers invalid input with 400 and pydantic's error list. The first error's field is
    lifted into ``field`` and every error is summarised in ``error``, so a caller reads at once
    which field is wrong; the original list stays in ``detail``.
@@ -32,6 +33,9 @@ DEFAULT_MAX_BODY = 1 << 20
 #: Reachable without a key: orchestrators probe these, and the docs describe the API.
 OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/", "/docs.json", "/schema.json"})
 OPEN_PREFIXES = ("/static_content/", "/assets/")
+UNAUTHORIZED = {
+    "error": "missing or wrong API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
+}
 
 
 def _json_response(status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]] = ()):
@@ -84,35 +88,40 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope.get("path", "")
-        if self.api_key and not self._is_open(path) and not self._has_key(scope):
-            await self._reply(
-                send,
-                401,
-                {
-                    "error": "missing or wrong API key: send 'Authorization: Bearer <key>' "
-                    "or 'X-API-Key: <key>'"
-                },
-                [(b"www-authenticate", b"Bearer")],
-            )
-            return
+        content_type = length = given_key = auth = b""
+        for name, value in scope.get("headers", ()):  # one pass over the headers
+            if name == b"content-type":
+                content_type = value
+            elif name == b"content-length":
+                length = value
+            elif name == b"x-api-key":
+                given_key = value
+            elif name == b"authorization":
+                auth = value
+        if self.api_key and not self._is_open(scope.get("path", "")):
+            if not given_key:
+                scheme, _, token = auth.partition(b" ")
+                given_key = token.strip() if scheme.lower() == b"bearer" else b""
+            if not (given_key and hmac.compare_digest(given_key, self.api_key)):
+                await self._reply(send, 401, UNAUTHORIZED, [(b"www-authenticate", b"Bearer")])
+                return
         if scope.get("method") != "POST":
             await self.app(scope, receive, send)
             return
-        content_type = self._header(scope, b"content-type")
         if content_type:
             base = content_type.split(b";", 1)[0].strip().lower()
             if base not in (b"application/json", b"text/json"):
-                await self._reply(
-                    send,
-                    415,
-                    {"error": f"send JSON (Content-Type: application/json), not {base.decode()!r}"},
-                )
+                error = f"send JSON (Content-Type: application/json), not {base.decode()!r}"
+                await self._reply(send, 415, {"error": error})
                 return
-        declared = self._header(scope, b"content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_body:
-            await self._reply(send, 413, self._too_large())
+        if length.isdigit():
+            # The server never hands over more than the declared length: check it and go on.
+            if int(length) > self.max_body:
+                await self._reply(send, 413, self._too_large())
+                return
+            await self.app(scope, receive, _readable_400(send))
             return
+        # No length declared (chunked): count while reading, then hand the body on.
         body = bytearray()
         while True:
             message = await receive()
@@ -133,22 +142,6 @@ class Guard:
     @staticmethod
     def _is_open(path: str) -> bool:
         return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
-
-    @staticmethod
-    def _header(scope: Scope, name: bytes) -> bytes:
-        for key, value in scope.get("headers", ()):
-            if key == name:
-                return value
-        return b""
-
-    def _has_key(self, scope: Scope) -> bool:
-        given = self._header(scope, b"x-api-key")
-        if not given:
-            auth = self._header(scope, b"authorization")
-            scheme, _, token = auth.partition(b" ")
-            if scheme.lower() == b"bearer":
-                given = token.strip()
-        return bool(given) and hmac.compare_digest(given, self.api_key)
 
     @staticmethod
     async def _reply(
