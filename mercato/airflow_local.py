@@ -150,9 +150,15 @@ def prepare(settings: Settings, port: int | None = None) -> dict[str, str]:
 
 
 def start(
-    settings: Settings | None = None, port: int | None = None, timeout: float = 180
+    settings: Settings | None = None,
+    port: int | None = None,
+    timeout: float = 180,
+    quiet: bool = False,
 ) -> AirflowInfo:
-    """Start api-server, scheduler and dag-processor; return once the API says they are healthy."""
+    """Start api-server, scheduler and dag-processor; return once the API says they are healthy.
+
+    Prints the UI address and the admin credentials unless ``quiet``.
+    """
     settings = settings or get_settings()
     port = port or port_from_env()
     if _state_file(settings).exists():
@@ -188,13 +194,16 @@ def start(
     except BaseException:
         stop(settings)
         raise
-    return AirflowInfo(
+    info = AirflowInfo(
         url=url,
         username=ADMIN_USER,
         password=password,
         airflow_home=str(home),
         processes=processes,
     )
+    if not quiet:
+        print_info(info)
+    return info
 
 
 def stop(settings: Settings | None = None, deadline: float = 30) -> list[int]:
@@ -332,13 +341,18 @@ def print_info(info: AirflowInfo) -> None:
         f"  user:     {info.username}\n"
         f"  password: {info.password}\n"
         f"  home:     {info.airflow_home} (logs in logs/)\n"
-        "New DAGs start paused: unpause mercato_pipeline (or the stage DAGs) in the UI.\n",
+        "New DAGs start paused: unpause mercato_pipeline (or the stage DAGs) in the UI.\n"
+        "Stop everything with `mercato airflow stop` (python -m mercato.airflow_local stop).\n",
         flush=True,
     )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mercato.airflow_local", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m mercato.airflow_local",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
         "command", choices=("run", "start", "stop", "status"), nargs="?", default="run"
     )
@@ -355,7 +369,6 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(status(settings), indent=2))
         return 0
     info = start(settings, port=args.port)
-    print_info(info)
     if args.command == "start":
         print(json.dumps(asdict(info)["processes"], indent=2))
         return 0

@@ -44,7 +44,7 @@ def live(tmp_path_factory: pytest.TempPathFactory, small_orders: Path) -> Iterat
     settings = dataclasses.replace(get_settings(), home=home, mlflow_tracking_uri="")
     settings.ensure_dirs()
     shutil.copy(small_orders, settings.landing_dir / small_orders.name)
-    info = airflow_local.start(settings, port=airflow_local.free_port(), timeout=240)
+    info = airflow_local.start(settings, port=airflow_local.free_port(), timeout=240, quiet=True)
     sessions = [p["pgid"] for p in info.processes.values()]
     try:
         token = httpx.post(
