@@ -7,6 +7,7 @@ while the interpolated output of ``docker compose config`` would hide where a va
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -149,3 +150,23 @@ def compose_implementations() -> list[list[str]]:
             found.append([candidate])
             break
     return found
+
+
+def compose_config(
+    command: list[str], compose_file: Path, env_file: Path
+) -> subprocess.CompletedProcess:
+    """Run ``COMMAND --file F --env-file E config`` with only the env file defining its variables.
+
+    Compose lets the process environment override the env file, so a variable that another test
+    left in this process must not reach it.
+    """
+    defined = required_variables(load_compose(compose_file))
+    env = {key: value for key, value in os.environ.items() if key not in defined}
+    return subprocess.run(
+        [*command, "--file", str(compose_file), "--env-file", str(env_file), "config"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=compose_file.parent,
+        env=env,
+    )

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from stack_checks import COMPOSE_FILE, compose_implementations
+from stack_checks import COMPOSE_FILE, compose_config, compose_implementations
 from test_stack_compose import write_env_file
 
 from mercato.settings import REPO_ROOT
@@ -45,12 +45,7 @@ def compose_environment(service: str, env_file: Path) -> dict[str, str]:
     implementations = compose_implementations()
     if not implementations:
         pytest.fail("no compose implementation found (see test_stack_compose.py)")
-    result = subprocess.run(
-        [*implementations[0], "--file", str(COMPOSE_FILE), "--env-file", str(env_file), "config"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = compose_config(implementations[0], COMPOSE_FILE, env_file)
     assert result.returncode == 0, result.stderr
     env = yaml.safe_load(result.stdout)["services"][service]["environment"]
     return {key: str(value) for key, value in env.items()}

@@ -17,6 +17,7 @@ import yaml
 from stack_checks import (
     COMPOSE_FILE,
     ENV_EXAMPLE,
+    compose_config,
     compose_implementations,
     compose_problems,
     load_compose,
@@ -51,13 +52,7 @@ def write_env_file(path: Path, skip: str | None = None) -> dict[str, str]:
 def run_config(
     command: list[str], compose_file: Path, env_file: Path
 ) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*command, "--file", str(compose_file), "--env-file", str(env_file), "config"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=compose_file.parent,
-    )
+    return compose_config(command, compose_file, env_file)
 
 
 @pytest.fixture(params=IMPLEMENTATIONS or [None], ids=lambda c: Path(c[0]).name if c else "none")
