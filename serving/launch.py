@@ -89,8 +89,20 @@ def command(settings: Settings, host: str | None = None, port: int | None = None
 
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> int:
-    """Run the service in the foreground until it stops or Ctrl-C; returns the exit code."""
+    """Run the service in the foreground until it stops, Ctrl-C or SIGTERM; returns the exit code.
+
+    SIGTERM (from a supervisor or ``timeout``) is passed on to ``bentoml serve``, whose arbiter
+    then stops its workers, so nothing is left behind.
+    """
     proc = subprocess.Popen(command(settings, host, port), cwd=REPO_ROOT, env=server_env(settings))
+
+    def forward(signum: int, _frame: object) -> None:
+        proc.send_signal(signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, forward)
+    except ValueError:  # not the main thread: leave signals alone
+        previous = None
     try:
         return proc.wait()
     except KeyboardInterrupt:
@@ -101,6 +113,9 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
             proc.kill()
             proc.wait()
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
