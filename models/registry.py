@@ -6,6 +6,12 @@ on the same hold-out (the caller passes a function that scores any model on that
 moves ``champion`` only when the challenger wins by ``settings.promotion_margin``. The decision,
 the metric deltas and the time are written as version tags, so the registry explains itself.
 
+Training is idempotent: a version carries a ``mercato.training_key`` tag (model name, data
+version, parameters, settings that shape the model, the models' code and its hold-out metrics).
+Training again with the same key, as an Airflow retry after a killed try does, reuses that
+version: a finished one is returned with its recorded decision, and one left without a decision
+is gated now, so a crash can neither duplicate a version nor leave one half-written.
+
 The champion history (for :func:`rollback`) is a registered-model tag holding the list of
 versions that were champion, oldest first. Gate, promote and rollback hold a per-model file lock
 below ``settings.mlflow_dir`` so concurrent decisions on one machine cannot interleave.
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import random
 import time
@@ -32,6 +39,7 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 HISTORY_TAG = "mercato.champion_history"
 MODEL_NAMES = ("mercato_segmentation", "mercato_recommender", "mercato_propensity")
+TRAINING_KEY_TAG = "mercato.training_key"
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,73 @@ class GateDecision:
     champion_version: str | None
     deltas: dict[str, float] = field(default_factory=dict)
     decided_at: str = ""
+    reused: bool = False
+
+
+def training_key(
+    settings: Settings,
+    name: str,
+    tags: Mapping[str, Any] | None,
+    metrics: Mapping[str, float] | None = None,
+) -> str:
+    """Fingerprint of what determines a trained model: same key, same model.
+
+    The hold-out metrics are part of it, so two models that differ in anything the tags do not
+    name still get different keys.
+    """
+    from pathlib import Path
+
+    code = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        code.update(path.read_bytes())
+    material = {
+        "name": name,
+        "tags": {k: str(v) for k, v in sorted((tags or {}).items())},
+        "seed": settings.seed,
+        "holdout_days": settings.holdout_days,
+        "horizon_days": settings.propensity_horizon_days,
+        "snapshot_every_days": settings.snapshot_every_days,
+        "code": code.hexdigest(),
+        "metrics": {k: round(float(v), 10) for k, v in sorted((metrics or {}).items())},
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def _version_with_key(c: MlflowClient, name: str, key: str) -> Any | None:
+    """The newest version of ``name`` trained with ``key``, if any."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        versions = c.search_model_versions(f"name='{name}'")
+    except MlflowException:
+        return None
+    matching = [v for v in versions if v.tags.get(TRAINING_KEY_TAG) == key]
+    return max(matching, key=lambda v: int(v.version)) if matching else None
+
+
+def _recorded_decision(name: str, mv: Any) -> GateDecision:
+    """The decision a version's gate tags record, for a training that reused that version."""
+    tags = mv.tags
+    champion_value = tags.get("gate.champion_value") or None
+    return GateDecision(
+        name=name,
+        version=str(mv.version),
+        promoted=False,  # this training moved nothing; the recorded decision is in ``decision``
+        decision=tags["gate.decision"],
+        reason=f"unchanged: v{mv.version} was trained on the same data, parameters and code"
+        f" ({tags.get('gate.reason', '')})",
+        metric=tags.get("gate.metric", ""),
+        challenger_value=float(tags.get("gate.challenger_value", "nan")),
+        champion_value=None if champion_value is None else float(champion_value),
+        champion_version=tags.get("gate.champion_version") or None,
+        deltas={
+            k.removeprefix("gate.delta."): float(v)
+            for k, v in tags.items()
+            if k.startswith("gate.delta.")
+        },
+        decided_at=tags.get("gate.decided_at", ""),
+        reused=True,
+    )
 
 
 def client(settings: Settings) -> MlflowClient:
@@ -234,8 +309,19 @@ def register_and_gate(
     beat by the margin even when there is no champion yet.
     """
     margin = settings.promotion_margin
-    version = register(settings, name, model_uri, run_id, tags)
     c = client(settings)
+    key = training_key(settings, name, tags, challenger_metrics)
+    with _model_lock(settings, name):
+        existing = _version_with_key(c, name, key)
+        if existing is not None and "gate.decision" in existing.tags:
+            return _recorded_decision(name, existing)
+        if existing is not None:
+            version = str(existing.version)
+            _retry(lambda: c.set_registered_model_alias(name, CHALLENGER, version))
+        else:
+            version = register(
+                settings, name, model_uri, run_id, {**(tags or {}), TRAINING_KEY_TAG: key}
+            )
     sign = 1.0 if higher_is_better else -1.0
     value = float(challenger_metrics[primary_metric])
     with _model_lock(settings, name):

@@ -138,3 +138,41 @@ def test_ten_concurrent_registrations_get_ten_versions(
         t.join()
     assert not errors, errors
     assert sorted(versions, key=int) == [str(v) for v in range(1, 11)]
+
+
+def test_training_again_on_the_same_data_reuses_the_version(
+    settings: Settings, synthetic_snapshots: pd.DataFrame
+) -> None:
+    """A retried training (as after a killed Airflow try) neither duplicates nor half-writes."""
+    data = _labelled(synthetic_snapshots)
+    first = train_propensity(data, settings)
+    again = train_propensity(data, settings)
+    assert again.version == first.version
+    assert "unchanged" in again.decision
+    c = registry.client(settings)
+    assert [str(v.version) for v in c.search_model_versions(f"name='{MODEL_NAME}'")] == ["1"]
+
+    # A try killed between creating the version and recording the gate decision: the retry
+    # finishes that version instead of registering another.
+    train, test = time_split(data, 30, 30)
+    model = fit_logistic(train, 1.0, features=["recency_days", "frequency"])
+    metrics = evaluate_propensity(model, test)
+    uri, run_id = _log_model(settings, model)
+    key = registry.training_key(settings, MODEL_NAME, {"try": "killed"}, metrics)
+    orphan = registry.register(
+        settings, MODEL_NAME, uri, run_id, {"try": "killed", registry.TRAINING_KEY_TAG: key}
+    )
+    assert "gate.decision" not in c.get_model_version(MODEL_NAME, orphan).tags
+    decision = registry.register_and_gate(
+        settings,
+        MODEL_NAME,
+        uri,
+        run_id,
+        challenger_metrics=metrics,
+        primary_metric="roc_auc",
+        evaluate=lambda m: evaluate_propensity(m, test),
+        tags={"try": "killed"},
+    )
+    assert decision.version == orphan and not decision.reused
+    assert "gate.decision" in c.get_model_version(MODEL_NAME, orphan).tags
+    assert len(c.search_model_versions(f"name='{MODEL_NAME}'")) == 2
