@@ -138,6 +138,25 @@ class Settings:
         """Summaries of pipeline runs (JSON), newest last."""
         return self.home / "runs"
 
+    def to_env(self) -> dict[str, str]:
+        """The environment under which ``get_settings()`` in a child returns these settings."""
+        return {
+            "MERCATO_HOME": str(self.home),
+            "MERCATO_ONLINE_STORE": self.online_store,
+            "MERCATO_REDIS_URL": self.redis_url,
+            "MERCATO_MLFLOW_TRACKING_URI": self.mlflow_tracking_uri,
+            "MERCATO_SEED": str(self.seed),
+            "MERCATO_PROPENSITY_HORIZON_DAYS": str(self.propensity_horizon_days),
+            "MERCATO_SNAPSHOT_EVERY_DAYS": str(self.snapshot_every_days),
+            "MERCATO_HOLDOUT_DAYS": str(self.holdout_days),
+            "MERCATO_PROMOTION_MARGIN": str(self.promotion_margin),
+            "MERCATO_FEATURE_MAX_AGE_HOURS": str(self.feature_max_age_hours),
+            "MERCATO_SERVE_HOST": self.serve_host,
+            "MERCATO_SERVE_PORT": str(self.serve_port),
+            "MERCATO_API_KEY": self.api_key,
+            "MLFLOW_TRACKING_URI": self.tracking_uri,
+        }
+
     def ensure_dirs(self) -> None:
         """Create the data folders; called by commands, never at import time."""
         for path in (

@@ -41,33 +41,12 @@ class ServiceStartError(RuntimeError):
     """The service did not become ready; the message carries the end of its log."""
 
 
-def settings_env(settings: Settings) -> dict[str, str]:
-    """Environment variables that make ``get_settings()`` in a child return ``settings``."""
-    env = {
-        "MERCATO_HOME": str(settings.home),
-        "MERCATO_ONLINE_STORE": settings.online_store,
-        "MERCATO_REDIS_URL": settings.redis_url,
-        "MERCATO_SEED": str(settings.seed),
-        "MERCATO_PROPENSITY_HORIZON_DAYS": str(settings.propensity_horizon_days),
-        "MERCATO_SNAPSHOT_EVERY_DAYS": str(settings.snapshot_every_days),
-        "MERCATO_HOLDOUT_DAYS": str(settings.holdout_days),
-        "MERCATO_PROMOTION_MARGIN": str(settings.promotion_margin),
-        "MERCATO_FEATURE_MAX_AGE_HOURS": str(settings.feature_max_age_hours),
-        "MERCATO_SERVE_HOST": settings.serve_host,
-        "MERCATO_SERVE_PORT": str(settings.serve_port),
-        "MERCATO_API_KEY": settings.api_key,
-        "MERCATO_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
-        "MLFLOW_TRACKING_URI": settings.tracking_uri,
-    }
-    return env
-
-
 def server_env(settings: Settings, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The server's whole environment: ours, telemetry off, settings, BentoML's home below ours."""
     apply_runtime_env(settings)
     env = dict(os.environ)
     env.update(TELEMETRY_OFF)
-    env.update(settings_env(settings))
+    env.update(settings.to_env())
     env.setdefault("BENTOML_HOME", str(settings.home / "bentoml"))
     env.update(extra or {})
     return env

@@ -38,10 +38,9 @@ def serving_home(pipeline_home: Settings, tmp_path_factory: pytest.TempPathFacto
 @pytest.fixture(scope="session")
 def session_env(serving_home: Settings) -> Iterator[None]:
     """Point ``get_settings()`` in this process at the serving copy (what the service reads)."""
-    from serving.launch import settings_env
 
     with pytest.MonkeyPatch.context() as mp:
-        for key, value in settings_env(serving_home).items():
+        for key, value in serving_home.to_env().items():
             mp.setenv(key, value)
         mp.setenv("MERCATO_MODEL_POLL_SECONDS", "0")  # in-process instances never poll
         yield

@@ -16,8 +16,6 @@ from mercato.settings import REPO_ROOT, Settings, get_settings
 def test_settings_travel_to_the_server_through_the_environment(
     tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from serving.launch import settings_env
-
     wanted = Settings(
         home=tmp_path / "elsewhere",
         online_store="redis",
@@ -27,7 +25,7 @@ def test_settings_travel_to_the_server_through_the_environment(
         serve_port=3111,
         feature_max_age_hours=5.0,
     )
-    for key, value in settings_env(wanted).items():
+    for key, value in wanted.to_env().items():
         monkeypatch.setenv(key, value)
     assert get_settings() == wanted
 
