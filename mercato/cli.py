@@ -8,11 +8,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from mercato.settings import Settings, apply_runtime_env, get_settings
+
+
+def quiet_libraries() -> None:
+    """Keep the terminal to our progress and answers: libraries' info logs and warnings go.
+
+    Feast resets the warning filters when it is imported, and Airflow routes warnings through
+    the ``py.warnings`` logger, so the level is set on loggers rather than on warning filters.
+    """
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")  # MLflow resets its level on import
+    for name in ("py.warnings", "mlflow", "feast", "great_expectations", "alembic"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = get_settings()
     apply_runtime_env(settings)
+    if not args.debug:
+        quiet_libraries()
     try:
         return int(args.func(settings, args) or 0)
     except KeyboardInterrupt:

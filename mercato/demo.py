@@ -11,6 +11,7 @@ import sys
 
 import httpx
 
+from mercato.cli import quiet_libraries
 from mercato.pipeline import run_all
 from mercato.settings import apply_runtime_env, get_settings
 from mercato.summary import format_summary
@@ -32,6 +33,7 @@ def main() -> int:
 
     settings = get_settings()
     apply_runtime_env(settings)
+    quiet_libraries()
     settings.ensure_dirs()
     data = None
     if not any(settings.landing_dir.iterdir()):
