@@ -44,6 +44,9 @@ DEFAULT_ARGS: dict[str, Any] = {
 
 FAMILIES = ("segmentation", "recommendation", "propensity")
 
+#: dbt's layers in build order (``mercato.pipeline.DBT_LAYERS``), one task each.
+DBT_LAYERS = ("staging", "intermediate", "marts")
+
 # -- assets: what each stage hands to the next -------------------------------------------------
 RAW = Asset(name="mercato_raw", uri="mercato://warehouse/raw.order_lines", group="mercato")
 MARTS = Asset(name="mercato_marts", uri="mercato://warehouse/marts", group="mercato")
@@ -94,11 +97,19 @@ def ingest() -> dict[str, Any]:
 
 
 @task(pool=DUCKDB_POOL, execution_timeout=timedelta(minutes=30))
-def dbt_build() -> dict[str, Any]:
-    """``dbt build``: staging, intermediate and mart models with their data tests."""
+def dbt_layer(layer: str) -> dict[str, Any]:
+    """``dbt build --select <layer>``: one dbt layer's models with their tests."""
     from mercato import pipeline
 
-    return pipeline.transform(runtime_settings())
+    return pipeline.transform(runtime_settings(), layer)
+
+
+def dbt_layers() -> list[Any]:
+    """One task per dbt layer, ``dbt_<layer>``, in build order: the caller chains them.
+
+    ``marts``, the last, also returns the row count of every table and writes dbt's docs.
+    """
+    return [dbt_layer.override(task_id=f"dbt_{layer}")(layer) for layer in DBT_LAYERS]
 
 
 @task(pool=DUCKDB_POOL, execution_timeout=timedelta(minutes=15))

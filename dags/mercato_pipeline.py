@@ -1,11 +1,13 @@
 """
 ### Mercato: the whole pipeline in one run
 
-Every stage in order, in one DAG run: ingest (GX raw gate) → `dbt build` → GX mart gate →
-materialize features → train the three model families side by side (each with evaluation and
-the promotion gate) → deploy. The same tasks as the stage DAGs `mercato_ingest`,
-`mercato_transform`, `mercato_features`, `mercato_train` and `mercato_deploy`, for a manual run
-from the UI or the REST API. It emits no assets, so it does not start the stage DAGs as well.
+Every stage in order, in one DAG run: ingest (GX raw gate) → dbt, one task per layer
+(`dbt_staging` → `dbt_intermediate` → `dbt_marts`, each `dbt build --select <layer>` with its
+tests) → GX mart gate → materialize features → train the three model families side by side
+(each with evaluation and the promotion gate) → deploy. The same tasks as the stage DAGs
+`mercato_ingest`, `mercato_transform`, `mercato_features`, `mercato_train` and `mercato_deploy`,
+for a manual run from the UI or the REST API. It emits no assets, so it does not start the
+stage DAGs as well.
 
 - **Reads:** `$MERCATO_HOME/landing/` (or the file in the `data` parameter).
 - **Writes:** everything the stages write: the DuckDB warehouse, `$MERCATO_HOME/archive/`,
@@ -24,7 +26,7 @@ from dags._common import (
     DATA_PARAM,
     DEFAULT_ARGS,
     START_DATE,
-    dbt_build,
+    dbt_layers,
     deploy,
     ingest,
     materialize_features,
@@ -44,7 +46,14 @@ from dags._common import (
     doc_md=__doc__,
 )
 def mercato_pipeline() -> None:
-    chain(ingest(), dbt_build(), validate_marts(), materialize_features(), train_all(), deploy())
+    chain(
+        ingest(),
+        *dbt_layers(),
+        validate_marts(),
+        materialize_features(),
+        train_all(),
+        deploy(),
+    )
 
 
 mercato_pipeline()

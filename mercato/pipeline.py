@@ -52,15 +52,37 @@ def ingest(settings: Settings, data: Path | None = None) -> dict[str, Any]:
     }
 
 
-def transform(settings: Settings) -> dict[str, Any]:
-    """Build staging, intermediate layers and marts with dbt, run its tests, and write its docs."""
+#: dbt's layers (folders under ``dbt_project/models/``) in build order. Built one by one they
+#: run exactly the models and tests of one whole ``dbt build`` (the raw sources' tests belong to
+#: ``staging``, where they are declared); ``mercato_transform`` shows each as its own task.
+DBT_LAYERS = ("staging", "intermediate", "marts")
+
+
+def transform(settings: Settings, select: str | None = None) -> dict[str, Any]:
+    """Build the dbt models with their tests; the marts complete with row counts and docs.
+
+    Without ``select`` this is one ``dbt build`` of every layer. With a dbt selector (a layer of
+    :data:`DBT_LAYERS`, or any selector dbt understands) it builds only that part. Tests are
+    picked *buildable*: a test runs with the last of its models, never against a model of a
+    later layer that is not built yet, so the layers in order run each test once. Row counts and
+    dbt's docs come with the whole build and with the last layer, ``marts``. A selector that
+    matches no model raises ``ValueError`` (dbt itself succeeds doing nothing).
+    """
     from mercato import warehouse
 
     apply_runtime_env(settings)
     settings.ensure_dirs()
-    summary = warehouse.run_dbt(settings, ["build"])
-    summary["row_counts"] = warehouse.table_counts(settings)
-    summary["docs"] = str(warehouse.generate_docs(settings))
+    args = ["build"]
+    if select is not None:
+        args += ["--select", select, "--indirect-selection", "buildable"]
+    summary = warehouse.run_dbt(settings, args)
+    if select is not None and summary["models_built"] == 0:
+        raise ValueError(
+            f"dbt selector {select!r} matched no model; the layers are {', '.join(DBT_LAYERS)}"
+        )
+    if select is None or select == DBT_LAYERS[-1]:
+        summary["row_counts"] = warehouse.table_counts(settings)
+        summary["docs"] = str(warehouse.generate_docs(settings))
     return summary
 
 

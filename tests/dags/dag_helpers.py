@@ -24,10 +24,12 @@ DAG_IDS = (
 )
 DUCKDB_POOL = "mercato_duckdb"
 FAMILIES = ("segmentation", "recommendation", "propensity")
+#: The dbt tasks, one per layer, in build order.
+DBT_TASKS = ("dbt_staging", "dbt_intermediate", "dbt_marts")
 MODEL_NAMES = ("mercato_segmentation", "mercato_recommender", "mercato_propensity")
 #: Tasks of ``mercato_pipeline`` after the ingest task, in order.
 AFTER_INGEST = (
-    "dbt_build",
+    *DBT_TASKS,
     "validate_marts",
     "materialize_features",
     *(f"train_{f}" for f in FAMILIES),

@@ -6,7 +6,15 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from dag_helpers import AFTER_INGEST, FAMILIES, MODEL_NAMES, DagRunResult, model_versions, run_dag
+from dag_helpers import (
+    AFTER_INGEST,
+    DBT_TASKS,
+    FAMILIES,
+    MODEL_NAMES,
+    DagRunResult,
+    model_versions,
+    run_dag,
+)
 
 from mercato.settings import Settings
 
@@ -44,8 +52,10 @@ def test_stage_dags_run_in_order(
 
     transform = run_dag(dagbag, "mercato_transform", settings)
     assert transform.state == "success", transform.task_states
-    assert transform.task_states == {"dbt_build": "success", "validate_marts": "success"}
-    assert transform.results["dbt_build"]["row_counts"] == first.results["dbt_build"]["row_counts"]
+    assert transform.task_states == dict.fromkeys((*DBT_TASKS, "validate_marts"), "success")
+    built = {t: transform.results[t]["models_built"] for t in DBT_TASKS}
+    assert all(n > 0 for n in built.values()), f"a dbt layer built nothing: {built}"
+    assert transform.results["dbt_marts"]["row_counts"] == first.results["dbt_marts"]["row_counts"]
 
     features = run_dag(dagbag, "mercato_features", settings)
     assert features.state == "success", features.task_states

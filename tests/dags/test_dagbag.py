@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dag_helpers import DAG_IDS, DAGS_FOLDER, DUCKDB_POOL
+from dag_helpers import DAG_IDS, DAGS_FOLDER, DBT_TASKS, DUCKDB_POOL
 
 #: Tasks that write (or must not read while another task writes) the DuckDB warehouse.
-WAREHOUSE_TASKS = {"ingest", "dbt_build", "validate_marts", "materialize_features"}
+WAREHOUSE_TASKS = {"ingest", *DBT_TASKS, "validate_marts", "materialize_features"}
 
 IMPORT_TIME_SCRIPT = """
 import importlib.util, json, sys, time
@@ -77,14 +77,29 @@ def test_schedules_hand_over_through_assets(dagbag: Any) -> None:
 def test_pipeline_runs_stages_in_order(dagbag: Any) -> None:
     dag = dagbag.dags.get("mercato_pipeline")
     trainings = {f"train_{f}" for f in ("segmentation", "recommendation", "propensity")}
-    assert dag.get_task("ingest").downstream_task_ids == {"dbt_build"}
-    assert dag.get_task("dbt_build").downstream_task_ids == {"validate_marts"}
-    assert dag.get_task("validate_marts").downstream_task_ids == {"materialize_features"}
+    steps = ["ingest", *DBT_TASKS, "validate_marts", "materialize_features"]
+    for task_id, next_id in zip(steps, steps[1:], strict=False):
+        assert dag.get_task(task_id).downstream_task_ids == {next_id}, task_id
     assert dag.get_task("materialize_features").downstream_task_ids == trainings
     for name in trainings:  # side by side, each straight into deploy
         assert dag.get_task(name).downstream_task_ids == {"deploy"}
     train = dagbag.dags.get("mercato_train")
     assert all(train.get_task(t).upstream_task_ids == set() for t in trainings)
+
+
+def test_transform_shows_each_dbt_layer_as_a_task(dagbag: Any) -> None:
+    """One task per dbt layer in build order, then the mart gate, which alone emits the marts."""
+    from mercato.pipeline import DBT_LAYERS
+
+    assert tuple(f"dbt_{layer}" for layer in DBT_LAYERS) == DBT_TASKS
+    dag = dagbag.dags.get("mercato_transform")
+    steps = [*DBT_TASKS, "validate_marts"]
+    assert {t.task_id for t in dag.tasks} == set(steps)
+    assert dag.get_task(steps[0]).upstream_task_ids == set()
+    for task_id, next_id in zip(steps, steps[1:], strict=False):
+        assert dag.get_task(task_id).downstream_task_ids == {next_id}, task_id
+    emitting = {t.task_id: {a.name for a in t.outlets} for t in dag.tasks if t.outlets}
+    assert emitting == {"validate_marts": {"mercato_marts"}}
 
 
 @pytest.mark.parametrize("dag_id", DAG_IDS)

@@ -1,0 +1,71 @@
+"""``pipeline.transform`` by dbt layer, as the ``dbt_<layer>`` tasks call it.
+
+Built one by one on a fresh warehouse, the layers must do exactly what one ``dbt build`` does:
+the same models, each test once, and the same tables.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from mercato import pipeline, warehouse
+from mercato.settings import Settings
+
+
+def _relations(settings: Settings) -> dict[str, set[str]]:
+    """The views and the tables dbt built (schema ``main``) in the warehouse."""
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        views = con.execute(
+            "select view_name from duckdb_views() where schema_name = 'main' and not internal"
+        ).fetchall()
+        tables = con.execute(
+            "select table_name from duckdb_tables() where schema_name = 'main'"
+        ).fetchall()
+    return {"views": {v for (v,) in views}, "tables": {t for (t,) in tables}}
+
+
+def _models(settings: Settings, layer: str) -> set[str]:
+    return {p.stem for p in (settings.dbt_project_dir / "models" / layer).glob("*.sql")}
+
+
+def test_layers_in_order_build_what_one_build_does(settings: Settings, tmp_path: Path) -> None:
+    from mercato.synthetic import generate_orders
+
+    batch = tmp_path / "orders.csv"
+    generate_orders(
+        n_customers=60, n_products=40, days=90, seed=11, end_date=date.today() - timedelta(days=1)
+    ).to_csv(batch, index=False)
+    assert pipeline.ingest(settings, batch)["batches"][0]["status"] == "loaded"
+
+    staging = pipeline.transform(settings, "staging")
+    assert staging["models_built"] == len(_models(settings, "staging"))
+    assert staging["tests_passed"] > 0, "staging runs its tests and the raw sources' tests"
+    assert _relations(settings) == {"views": _models(settings, "staging"), "tables": set()}
+    assert "row_counts" not in staging and "docs" not in staging
+
+    # A test that joins an intermediate model to a mart must wait for the marts: on a fresh
+    # warehouse it would fail here if the layer picked it up.
+    intermediate = pipeline.transform(settings, "intermediate")
+    assert intermediate["models_built"] == len(_models(settings, "intermediate"))
+    marts = pipeline.transform(settings, "marts")
+    assert marts["models_built"] == len(_models(settings, "marts"))
+    assert _relations(settings)["tables"] == _models(settings, "marts")
+    assert marts["row_counts"] == warehouse.table_counts(settings)
+    assert Path(marts["docs"]).is_file()
+
+    layered = warehouse.table_hashes(settings)
+    whole = pipeline.transform(settings)
+    summed = Counter(staging["statuses"]) + Counter(intermediate["statuses"])
+    assert dict(summed + Counter(marts["statuses"])) == whole["statuses"], "each test once"
+    assert warehouse.table_hashes(settings) == layered
+    assert whole["row_counts"] == marts["row_counts"]
+
+
+def test_a_selector_that_matches_nothing_fails_clearly(settings: Settings) -> None:
+    with pytest.raises(ValueError, match="'stagin' matched no model; the layers are staging"):
+        pipeline.transform(settings, "stagin")
