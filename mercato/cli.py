@@ -71,8 +71,11 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("path", type=Path, nargs="?")
     ingest.set_defaults(func=_stage("ingest"))
 
+    transform = sub.add_parser("transform", help="build the marts with dbt (and its docs)")
+    transform.add_argument("--select", help="one layer only: staging, intermediate or marts")
+    transform.set_defaults(func=_stage("transform"))
+
     for name, help_text in (
-        ("transform", "build the marts with dbt"),
         ("validate", "run the Great Expectations gate over the marts"),
         ("features", "export, apply and materialize the Feast features"),
         ("deploy", "show the champion of each model"),
@@ -147,6 +150,8 @@ def _stage(name: str):  # type: ignore[no-untyped-def]
 
         if name == "ingest":
             summary = pipeline.ingest(settings, args.path)
+        elif name == "transform":
+            summary = pipeline.transform(settings, args.select)
         elif name == "validate":
             summary = pipeline.validate_marts(settings)
         elif name == "features":
