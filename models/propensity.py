@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from features import CUSTOMER_FEATURES as FEATURES
 from mercato.settings import Settings, get_settings
 from models.tracking import single_openmp_thread
 
@@ -31,17 +32,6 @@ if TYPE_CHECKING:
 MODEL_NAME = "mercato_propensity"
 EXPERIMENT = "mercato_propensity"
 FEATURE_SERVICE = "propensity_v1"
-#: Same order as ``features.CUSTOMER_FEATURES`` (kept here so this module imports nothing heavy).
-FEATURES = [
-    "recency_days",
-    "frequency",
-    "monetary",
-    "tenure_days",
-    "avg_basket_value",
-    "return_rate",
-    "n_distinct_products",
-    "is_uk",
-]
 LOG_FEATURES = [
     "recency_days",
     "frequency",
