@@ -330,8 +330,9 @@ def _load(
 # -- archive and quarantine ---------------------------------------------------------------------
 
 
-def _archive(settings: Settings, path: Path, batch_id: str, in_landing: bool) -> Path:
-    folder = settings.archive_dir / batch_id
+def _keep(path: Path, folder: Path, in_landing: bool) -> Path:
+    """Put the original file, byte for byte, into ``folder``: moved out of the landing folder,
+    copied from anywhere else (a user's file is never moved)."""
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / path.name
     if in_landing:
@@ -339,6 +340,10 @@ def _archive(settings: Settings, path: Path, batch_id: str, in_landing: bool) ->
     else:
         shutil.copy2(path, target)
     return target
+
+
+def _archive(settings: Settings, path: Path, batch_id: str, in_landing: bool) -> Path:
+    return _keep(path, settings.archive_dir / batch_id, in_landing)
 
 
 def _quarantine(
@@ -351,12 +356,7 @@ def _quarantine(
 ) -> Path:
     """Keep the rejected file intact beside a report a person can read."""
     folder = settings.quarantine_dir / batch_id
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / path.name
-    if in_landing:
-        shutil.move(path, target)
-    else:
-        shutil.copy2(path, target)
+    _keep(path, folder, in_landing)
     result.report_path = str(folder / "report.md")
     (folder / "report.md").write_text(_report(path, batch_id, result))
     (folder / "report.json").write_text(
