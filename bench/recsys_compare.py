@@ -1,28 +1,35 @@
 """Every recommender candidate side by side on the real data's temporal hold-out.
 
-Reads the UCI Online Retail file (``--data``, env ``MERCATO_REAL_DATA`` or the shared copy),
-keeps known customers' delivered product lines (the cleaning the marts do, in pandas here),
-holds out the last ``--holdout-days`` days and reports NDCG, precision, recall, MAP and
-coverage@k for every candidate and for the ``implicit`` library's ALS, with bought items
-excluded and included, plus training time. Writes a Markdown table and JSON to ``--out``.
+Takes the interactions the pipeline trains on: mart ``fct_order_lines`` of a warehouse, read by
+``models.recommendation.build_recommendation_data`` (the cleaning lives in ``dbt_project/``
+only). ``--home DIR`` reads a data folder where ingest and transform have run; without it the
+bench ingests and transforms ``--data`` (default: env ``MERCATO_REAL_DATA`` or the shared copy
+of the UCI Online Retail file) into a temporary data folder first (~35 s). Holds out the last
+``--holdout-days`` days and reports NDCG, precision, recall, MAP and coverage@k for every
+candidate and for the ``implicit`` library's ALS, with bought items excluded and included, plus
+training time. Writes a Markdown table and JSON to ``--out``.
 
     python bench/recsys_compare.py --out .mercato/bench/recsys_compare
+    python bench/recsys_compare.py --home .mercato --no-als
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from mercato.settings import REPO_ROOT, apply_runtime_env
+from mercato.settings import REPO_ROOT, apply_runtime_env, get_settings
 from models.metrics import evaluate_topk
 from models.recommendation import (
+    build_recommendation_data,
     candidates_table,
     compare_candidates,
     holdout_truth,
@@ -37,25 +44,23 @@ ALS_SETTINGS = {
 }
 
 
-def load_real_interactions(path: Path) -> pd.DataFrame:
-    """Known customers' delivered product lines as ``user_id, item_id, rating, timestamp``."""
-    raw = pd.read_parquet(path)
-    keep = (
-        raw["CustomerID"].notna()
-        & ~raw["InvoiceNo"].astype(str).str.startswith(("C", "A"))
-        & (raw["Quantity"] > 0)
-        & (raw["UnitPrice"] > 0)
-        & raw["StockCode"].astype(str).str.match(r"^\d{5}")
-    )
-    lines = raw[keep].drop_duplicates()
-    return pd.DataFrame(
-        {
-            "user_id": lines["CustomerID"].astype("int64").astype(str),
-            "item_id": lines["StockCode"].astype(str),
-            "rating": lines["Quantity"].astype(float),
-            "timestamp": pd.to_datetime(lines["InvoiceDate"]),
-        }
-    ).reset_index(drop=True)
+def warehouse_interactions(home: Path | None, data: Path) -> pd.DataFrame:
+    """Interactions from mart ``fct_order_lines`` of ``home``, or of a temporary data folder
+    where ``data`` is ingested and transformed first (when ``home`` is None)."""
+    from mercato import pipeline
+
+    if home is not None:
+        settings = dataclasses.replace(get_settings(), home=home.expanduser().resolve())
+        if not settings.warehouse_path.is_file():
+            raise SystemExit(f"no warehouse at {settings.warehouse_path}: run the pipeline first")
+        return build_recommendation_data(settings)
+    with tempfile.TemporaryDirectory(prefix="mercato-bench-") as tmp:
+        settings = dataclasses.replace(get_settings(), home=Path(tmp), mlflow_tracking_uri="")
+        settings.ensure_dirs()
+        print(f"ingesting and transforming {data} in a temporary data folder ...", flush=True)
+        pipeline.ingest(settings, data)
+        pipeline.transform(settings)
+        return build_recommendation_data(settings)
 
 
 def implicit_als_rows(
@@ -102,7 +107,16 @@ def implicit_als_rows(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--data", type=Path, default=Path(os.environ.get("MERCATO_REAL_DATA", DEFAULT_DATA))
+        "--home",
+        type=Path,
+        default=None,
+        help="a MERCATO_HOME where the pipeline has run (default: build one from --data)",
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path(os.environ.get("MERCATO_REAL_DATA", DEFAULT_DATA)),
+        help="orders file to ingest and transform when no --home is given",
     )
     parser.add_argument("--holdout-days", type=int, default=30)
     parser.add_argument("--k", type=int, default=10)
@@ -114,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     apply_runtime_env()
 
-    interactions = load_real_interactions(args.data)
+    interactions = warehouse_interactions(args.home, args.data)
     results, _, train, test = compare_candidates(interactions, args.holdout_days, k=args.k)
     table = candidates_table(results, args.k)
     if not args.no_als:
@@ -134,8 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     _, _, cutoff = temporal_split(interactions, args.holdout_days)
     header = (
-        f"Real data: {len(interactions):,} purchase lines, {interactions['user_id'].nunique():,} "
-        f"customers, {interactions['item_id'].nunique():,} products; hold-out from "
+        f"Mart fct_order_lines: {len(interactions):,} purchase lines, "
+        f"{interactions['user_id'].nunique():,} customers, "
+        f"{interactions['item_id'].nunique():,} products; hold-out from "
         f"{cutoff:%Y-%m-%d} ({args.holdout_days} days); "
         f"popularity NDCG@{args.k} (bought excluded) {pop_ndcg:.4f}"
     )

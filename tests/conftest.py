@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,3 +65,53 @@ def pipeline_home(tmp_path_factory: pytest.TempPathFactory, small_orders: Path) 
     value.ensure_dirs()
     run_all(value, small_orders, progress=lambda _: None)
     return value
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineRun:
+    """A data folder where some stages ran, with the summaries those stages returned."""
+
+    settings: Settings
+    summaries: dict[str, dict[str, Any]]
+
+
+@pytest.fixture(scope="session")
+def real_pipeline(tmp_path_factory: pytest.TempPathFactory, real_data: Path) -> PipelineRun:
+    """The real file ingested and transformed once per session (~35 s), with both summaries.
+
+    Tests that need the real marts read them from here instead of cleaning the file again:
+    the cleaning rules live in ``dbt_project/`` only. Tests must not write to this data folder
+    (its warehouse is shared by the whole session); copy it first to change anything.
+    """
+    from mercato import pipeline
+
+    home = tmp_path_factory.mktemp("real-warehouse") / "home"
+    value = dataclasses.replace(get_settings(), home=home, mlflow_tracking_uri="")
+    value.ensure_dirs()
+    with pytest.MonkeyPatch.context() as patch:
+        # the stages point this process's MLflow at their home; give it back afterwards
+        patch.setenv("MLFLOW_TRACKING_URI", value.tracking_uri)
+        summaries = {"ingest": pipeline.ingest(value, real_data)}
+        summaries["transform"] = pipeline.transform(value)
+    return PipelineRun(value, summaries)
+
+
+@pytest.fixture(scope="session")
+def real_warehouse(real_pipeline: PipelineRun) -> Settings:
+    """Settings of a data folder whose warehouse holds the real file's raw tables and marts.
+
+    Read only: tests must not write to it (see ``real_pipeline``).
+    """
+    return real_pipeline.settings
+
+
+@pytest.fixture(scope="session")
+def real_features(real_warehouse: Settings) -> Settings:
+    """``real_warehouse`` with its features materialized in Feast (~10 s more), for the model
+    code that builds training sets through the feature store. Read only, like the warehouse."""
+    from mercato import pipeline
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", real_warehouse.tracking_uri)
+        pipeline.materialize_features(real_warehouse)
+    return real_warehouse

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
@@ -14,6 +15,9 @@ import pytest
 from expectations import GateFailed
 from mercato import landing, warehouse
 from mercato.settings import Settings
+
+if TYPE_CHECKING:
+    from tests.conftest import PipelineRun
 
 MARTS = [
     "fct_order_lines",
@@ -155,14 +159,19 @@ def test_dbt_failure_names_the_failing_node(warehouse_settings: Settings) -> Non
 
 
 @pytest.mark.shared
-def test_real_dataset_passes_every_check(settings: Settings, real_data: Path) -> None:
-    """Acceptance 1: the real file goes through both gates and every dbt test."""
+def test_real_dataset_passes_every_check(real_pipeline: PipelineRun) -> None:
+    """Acceptance 1: the real file goes through both gates and every dbt test.
+
+    Reads the session's real warehouse (ingested and transformed once for every test area);
+    the mart gate only reads it.
+    """
     from expectations.mart_gate import validate_marts
 
-    result = landing.ingest_file(settings, real_data)
-    assert result.status == "loaded"
-    assert result.rows == 541_909
-    summary = warehouse.run_dbt(settings, ["build", "--quiet"])
+    settings = real_pipeline.settings
+    (batch,) = real_pipeline.summaries["ingest"]["batches"]
+    assert batch["status"] == "loaded"
+    assert batch["rows"] == 541_909
+    summary = real_pipeline.summaries["transform"]
     assert summary["tests_passed"] > 50 and summary["unit_tests_passed"] >= 4
     assert validate_marts(settings).success
     counts = warehouse.table_counts(settings)

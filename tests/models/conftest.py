@@ -1,23 +1,22 @@
-"""Fixtures of the model tests (generated data, and the real dataset where present)."""
+"""Fixtures of the model tests: generated data run through the warehouse, and the real marts
+(``real_warehouse`` and ``real_features`` in the top-level conftest) where the file is present."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from model_data import customer_snapshots, order_lines_to_interactions
+from model_data import mart_snapshots
 
-from mercato.settings import Settings
+from mercato.settings import Settings, get_settings
 
 
 @pytest.fixture(scope="session")
 def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty, fully migrated MLflow SQLite database (creating one costs ~10 s)."""
-    import dataclasses
-
-    from mercato.settings import get_settings
     from models.registry import client
 
     home = tmp_path_factory.mktemp("mlflow-template")
@@ -35,22 +34,32 @@ def settings(settings: Settings, mlflow_template: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def synthetic_raw() -> pd.DataFrame:
-    from mercato.synthetic import generate_orders
+def synthetic_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A generated year of orders ingested and transformed once: the marts the synthetic model
+    tests read (through the same dbt models as real data). Tests must not write to it."""
+    from mercato import pipeline
+    from mercato.synthetic import write_orders
 
-    return generate_orders(n_customers=400, n_products=150, days=365, seed=11)
+    root = tmp_path_factory.mktemp("synthetic-warehouse")
+    orders = write_orders(
+        root / "orders.parquet", n_customers=400, n_products=150, days=365, seed=11
+    )
+    value = dataclasses.replace(get_settings(), home=root / "home", mlflow_tracking_uri="")
+    value.ensure_dirs()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", value.tracking_uri)
+        pipeline.ingest(value, orders)
+        pipeline.transform(value)
+    return value
 
 
 @pytest.fixture(scope="session")
-def synthetic_interactions(synthetic_raw: pd.DataFrame) -> pd.DataFrame:
-    return order_lines_to_interactions(synthetic_raw)
+def synthetic_interactions(synthetic_warehouse: Settings) -> pd.DataFrame:
+    from models.recommendation import build_recommendation_data
+
+    return build_recommendation_data(synthetic_warehouse)
 
 
 @pytest.fixture(scope="session")
-def synthetic_snapshots(synthetic_raw: pd.DataFrame) -> pd.DataFrame:
-    return customer_snapshots(synthetic_raw)
-
-
-@pytest.fixture(scope="session")
-def real_raw(real_data: Path) -> pd.DataFrame:
-    return pd.read_parquet(real_data)
+def synthetic_snapshots(synthetic_warehouse: Settings) -> pd.DataFrame:
+    return mart_snapshots(synthetic_warehouse)

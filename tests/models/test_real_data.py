@@ -1,10 +1,12 @@
-"""Acceptance on the real UCI Online Retail data (skipped where the file is absent)."""
+"""Acceptance on the real UCI Online Retail data (skipped where the file is absent).
+
+The models train on what the pipeline builds from the file: interactions from mart
+``fct_order_lines``, propensity rows from ``propensity_labels`` with features through Feast.
+"""
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
-from model_data import customer_snapshots, order_lines_to_interactions
 
 from mercato.settings import Settings
 from models.metrics import evaluate_topk
@@ -14,8 +16,10 @@ pytestmark = pytest.mark.shared
 
 
 @pytest.fixture(scope="module")
-def real_comparison(real_raw: pd.DataFrame):
-    interactions = order_lines_to_interactions(real_raw)
+def real_comparison(real_warehouse: Settings):
+    from models.recommendation import build_recommendation_data
+
+    interactions = build_recommendation_data(real_warehouse)
     return compare_candidates(interactions, holdout_days=30)
 
 
@@ -52,11 +56,10 @@ def test_champion_recommender_matches_implicit_als(real_comparison) -> None:
     assert best >= als_ndcg, (best, als_ndcg)
 
 
-def test_propensity_beats_recency_heuristic(settings: Settings, real_raw: pd.DataFrame) -> None:
-    from models.propensity import train_propensity
+def test_propensity_beats_recency_heuristic(settings: Settings, real_features: Settings) -> None:
+    from models.propensity import build_propensity_data, train_propensity
 
-    snapshots = customer_snapshots(real_raw, every_days=14)
-    result = train_propensity(snapshots[snapshots["horizon_complete"]], settings)
+    result = train_propensity(build_propensity_data(real_features), settings)
     lr, heur = result.comparison["logistic"], result.comparison["recency_heuristic"]
     assert lr["roc_auc"] > heur["roc_auc"]
     assert lr["pr_auc"] > heur["pr_auc"]
