@@ -272,6 +272,11 @@ def fit_candidate(
     return RecommenderModel(name, users, items, history, weights, popularity, merged)
 
 
+def refit(model: Any, train: pd.DataFrame) -> RecommenderModel:
+    """The same configuration (algorithm and parameters) as ``model``, fitted on ``train``."""
+    return fit_candidate(model.algorithm, train, model.params)
+
+
 # -- evaluation ------------------------------------------------------------------------------
 def evaluate_recommendation(
     model: Any,
@@ -348,8 +353,11 @@ def train_recommendation(
 ) -> RecommendationResult:
     """Compare candidates on the temporal hold-out, log the run, register and gate the best.
 
-    The registered model is the one that was evaluated (trained before the cut-off), so the
-    gate's numbers describe exactly what would be served.
+    Candidates are fitted before the cut-off and scored after it. The gate compares
+    configurations, not artifacts: the champion's algorithm and parameters are refitted on the
+    same pre-cut-off data and scored on the same hold-out, so neither side has seen it. The
+    version registered is the winning configuration refitted on all the data, so the service
+    knows every purchase up to the last day (for exclude-bought and for new customers).
     """
     import mlflow
 
@@ -387,9 +395,10 @@ def train_recommendation(
         table = candidates_table(results, k)
         mlflow.log_table(table, "candidates.json")
         tracking.log_figure(_precision_curve_figure(models, train, test), "precision_at_k.png")
-        chosen = models[best.name]
-        example = pd.DataFrame({"customer_id": [str(chosen.user_ids[0])]})
-        info = tracking.log_pyfunc(chosen, example, {"k": k, "exclude_bought": True})
+        served = fit_candidate(best.name, interactions, best.params)
+        mlflow.log_metric("n_served_interactions", len(interactions))
+        example = pd.DataFrame({"customer_id": [str(served.user_ids[0])]})
+        info = tracking.log_pyfunc(served, example, {"k": k, "exclude_bought": True})
         run_id = run.info.run_id
 
     if not register:
@@ -403,7 +412,9 @@ def train_recommendation(
         run_id,
         challenger_metrics=metrics,
         primary_metric=PRIMARY_METRIC,
-        evaluate=lambda m: evaluate_recommendation(m, train, test, k, exclude_bought=True),
+        evaluate=lambda m: evaluate_recommendation(
+            refit(m, train), train, test, k, exclude_bought=True
+        ),
         floor=floor,
         tags={"algorithm": best.name, "data_version": tracking.data_version(interactions)},
     )

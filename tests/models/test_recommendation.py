@@ -123,3 +123,33 @@ def test_train_registers_a_champion_serving_can_load(
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(first.run_id)}
     assert {"precision_at_k.png", "candidates.json"} <= artifacts
     assert str(settings.home) in run.info.artifact_uri
+
+
+def test_served_model_knows_the_hold_out_purchases_and_the_gate_refits_the_champion(
+    settings: Settings, synthetic_interactions: pd.DataFrame
+) -> None:
+    import mlflow
+
+    from models.recommendation import normalize_interactions, refit
+
+    data = normalize_interactions(synthetic_interactions)
+    train, test, _ = temporal_split(data, settings.holdout_days)
+    newcomers = sorted(set(test["user_id"]) - set(train["user_id"]))
+    assert newcomers, "the generated data has customers who first buy in the hold-out"
+    first = train_recommendation(synthetic_interactions, settings)
+    assert first.promoted
+
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    served = mlflow.pyfunc.load_model("models:/mercato_recommender@champion").unwrap_python_model()
+    # A customer whose first purchase is in the hold-out is known, not a cold start...
+    assert served.known_customer(newcomers[0])
+    # ...and what anyone bought in the hold-out is not recommended back to them.
+    row = test.iloc[0]
+    recommended = {code for code, _ in served.recommend(row["user_id"], k=50)}
+    assert row["item_id"] not in recommended
+
+    # The gate scores the champion's configuration refitted on the pre-cut-off data, which has
+    # not seen the hold-out.
+    again = refit(served, train)
+    assert again.algorithm == served.algorithm and again.params == served.params
+    assert not again.known_customer(newcomers[0])
