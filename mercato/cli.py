@@ -24,6 +24,7 @@ def quiet_libraries() -> None:
     the ``py.warnings`` logger, so the level is set on loggers rather than on warning filters.
     """
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")  # MLflow resets its level on import
+    logging.captureWarnings(True)
     for name in ("py.warnings", "mlflow", "feast", "great_expectations", "alembic"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
