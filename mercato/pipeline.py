@@ -23,9 +23,9 @@ FAMILIES = ("segmentation", "recommendation", "propensity")
 def ingest(settings: Settings, data: Path | None = None) -> dict[str, Any]:
     """Load new batches into ``raw``: one file if given, else everything in the landing folder.
 
-    A given file is copied into the landing folder first, so both ways go through the same
-    door. Raises ``expectations.GateFailed`` when the raw gate rejects a batch (it is then in
-    quarantine, and the warehouse is untouched).
+    Both ways go through ``mercato.landing.ingest_file``: a given file is copied into the archive
+    (never moved), a landing file is moved there. Raises ``expectations.GateFailed`` when the raw
+    gate rejects a batch (it is then in quarantine, and the warehouse is untouched).
     """
     from mercato import landing
 
