@@ -33,6 +33,7 @@ from models.recommendation import (
     candidates_table,
     compare_candidates,
     holdout_truth,
+    table_row,
     temporal_split,
 )
 
@@ -89,19 +90,7 @@ def implicit_als_rows(
             ids, _ = model.recommend(rows, x[rows], N=k, filter_already_liked_items=exclude)
             recs = {w: [items[j] for j in ids[n] if j >= 0] for n, w in enumerate(who)}
             out[mode] = evaluate_topk(recs, truth, k, len(items))
-    return [
-        {
-            "bought": mode,
-            f"ndcg@{k}": m[f"ndcg_at_{k}"],
-            f"precision@{k}": m[f"precision_at_{k}"],
-            f"recall@{k}": m[f"recall_at_{k}"],
-            f"map@{k}": m[f"map_at_{k}"],
-            f"coverage@{k}": m[f"coverage_at_{k}"],
-            "users": int(m["n_users"]),
-            "train_s": round(seconds, 2),
-        }
-        for mode, m in out.items()
-    ]
+    return [table_row(m, k, mode, seconds) for mode, m in out.items()]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -430,22 +430,24 @@ def train_recommendation(
     )
 
 
+def table_row(metrics: Mapping[str, float], k: int, bought: str, seconds: float) -> dict:
+    """One row of the candidates table (README and bench) from ``evaluate_topk`` metrics."""
+    return {
+        "bought": bought,
+        f"ndcg@{k}": metrics[f"ndcg_at_{k}"],
+        f"precision@{k}": metrics[f"precision_at_{k}"],
+        f"recall@{k}": metrics[f"recall_at_{k}"],
+        f"map@{k}": metrics[f"map_at_{k}"],
+        f"coverage@{k}": metrics[f"coverage_at_{k}"],
+        "users": int(metrics["n_users"]),
+        "train_s": round(seconds, 2),
+    }
+
+
 def candidates_table(results: Sequence[CandidateResult], k: int = 10) -> pd.DataFrame:
     """One row per candidate and exclusion mode: the README/bench table."""
-    rows = []
-    for r in results:
-        for mode, m in (("excluded", r.excluded), ("included", r.included)):
-            rows.append(
-                {
-                    "model": r.name,
-                    "bought": mode,
-                    f"ndcg@{k}": m[f"ndcg_at_{k}"],
-                    f"precision@{k}": m[f"precision_at_{k}"],
-                    f"recall@{k}": m[f"recall_at_{k}"],
-                    f"map@{k}": m[f"map_at_{k}"],
-                    f"coverage@{k}": m[f"coverage_at_{k}"],
-                    "users": int(m["n_users"]),
-                    "train_s": round(r.train_seconds, 2),
-                }
-            )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(
+        {"model": r.name, **table_row(m, k, mode, r.train_seconds)}
+        for r in results
+        for mode, m in (("excluded", r.excluded), ("included", r.included))
+    )
