@@ -130,12 +130,17 @@ class RecommendResponse(_Response):
     )
 
 
-class RecommendBatchRequest(_Request):
-    """Recommendations for many customers at once."""
+class _CustomerBatchRequest(_Request):
+    """Fields shared by every request about many customers at once."""
 
     customer_ids: list[CustomerId] = Field(
         min_length=1, max_length=MAX_BATCH, description=f"1 to {MAX_BATCH} customer ids."
     )
+
+
+class RecommendBatchRequest(_CustomerBatchRequest):
+    """Recommendations for many customers at once."""
+
     k: TopK = 10
     exclude_bought: bool = Field(
         default=True, description="Leave out products each customer has already bought."
@@ -203,10 +208,8 @@ class SegmentResponse(_Response):
     model_version: str = Field(description="Registry version of mercato_segmentation.")
 
 
-class SegmentBatchRequest(_Request):
-    customer_ids: list[CustomerId] = Field(
-        min_length=1, max_length=MAX_BATCH, description=f"1 to {MAX_BATCH} customer ids."
-    )
+class SegmentBatchRequest(_CustomerBatchRequest):
+    """Segments of many customers at once."""
 
 
 class SegmentBatchResponse(_Response):
@@ -238,10 +241,8 @@ class PropensityResponse(_Response):
     model_version: str = Field(description="Registry version of mercato_propensity.")
 
 
-class PropensityBatchRequest(_Request):
-    customer_ids: list[CustomerId] = Field(
-        min_length=1, max_length=MAX_BATCH, description=f"1 to {MAX_BATCH} customer ids."
-    )
+class PropensityBatchRequest(_CustomerBatchRequest):
+    """Purchase propensities of many customers at once."""
 
 
 class PropensityBatchResponse(_Response):
