@@ -154,7 +154,32 @@ class RecommenderModel(PythonModel):
         return pd.DataFrame(rows, columns=["customer_id", "stock_code", "rank", "score"])
 
 
-class SegmentationModel(PythonModel):
+class _FeatureVector:
+    """Features named and ordered as at training, with the scaler fitted there."""
+
+    def _set_features(
+        self,
+        feature_names: Sequence[str],
+        log_features: Sequence[str],
+        mean: np.ndarray,
+        scale: np.ndarray,
+    ) -> None:
+        self.feature_names = list(feature_names)
+        self.log_features = list(log_features)
+        self._log_mask = np.array([f in set(log_features) for f in self.feature_names])
+        self.mean = np.asarray(mean, dtype=np.float64)
+        self.scale = np.asarray(scale, dtype=np.float64)
+
+    def _row(self, features: Mapping[str, float]) -> np.ndarray:
+        """One customer's features as a (1, d) array; missing ones count as 0."""
+        return np.array([[float(features.get(f, 0.0) or 0.0) for f in self.feature_names]])
+
+    def _matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        """A DataFrame's feature columns as an (n, d) array; missing values count as 0."""
+        return frame.reindex(columns=self.feature_names).fillna(0.0).to_numpy(dtype=float)
+
+
+class SegmentationModel(_FeatureVector, PythonModel):
     """Nearest-centroid assignment in a standardised log space, with stable segment ids."""
 
     def __init__(
@@ -167,11 +192,7 @@ class SegmentationModel(PythonModel):
         segment_ids: Sequence[int],
         profiles: Mapping[int, dict],
     ) -> None:
-        self.feature_names = list(feature_names)
-        self.log_features = list(log_features)
-        self._log_mask = np.array([f in set(log_features) for f in self.feature_names])
-        self.mean = np.asarray(mean, dtype=np.float64)
-        self.scale = np.asarray(scale, dtype=np.float64)
+        self._set_features(feature_names, log_features, mean, scale)
         #: centroids in the standardised space, one row per segment id in ``segment_ids``
         self.centroids = np.asarray(centroids, dtype=np.float64)
         self.segment_ids = np.asarray(segment_ids, dtype=np.int64)
@@ -195,15 +216,15 @@ class SegmentationModel(PythonModel):
 
     def assign(self, features: Mapping[str, float]) -> int:
         """Segment id for one customer; missing features count as 0."""
-        x = np.array([[float(features.get(f, 0.0) or 0.0) for f in self.feature_names]])
+        x = self._row(features)
         return int(self.assign_many(x)[0])
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None):
-        x = model_input.reindex(columns=self.feature_names).fillna(0.0).to_numpy(dtype=float)
+        x = self._matrix(model_input)
         return pd.DataFrame({"segment_id": self.assign_many(x)})
 
 
-class PropensityModel(PythonModel):
+class PropensityModel(_FeatureVector, PythonModel):
     """Logistic regression as plain arrays: p = sigmoid(((f(x) - mean) / scale) @ coef + b).
 
     ``f`` is a signed log1p on the skewed columns. The intercept already carries the prior
@@ -219,11 +240,7 @@ class PropensityModel(PythonModel):
         coef: np.ndarray,
         intercept: float,
     ) -> None:
-        self.feature_names = list(feature_names)
-        self.log_features = list(log_features)
-        self._log_mask = np.array([f in set(log_features) for f in self.feature_names])
-        self.mean = np.asarray(mean, dtype=np.float64)
-        self.scale = np.asarray(scale, dtype=np.float64)
+        self._set_features(feature_names, log_features, mean, scale)
         self.coef = np.asarray(coef, dtype=np.float64)
         self.intercept = float(intercept)
 
@@ -240,9 +257,9 @@ class PropensityModel(PythonModel):
 
     def predict_proba(self, features: Mapping[str, float]) -> float:
         """Probability for one customer; missing features count as 0."""
-        x = np.array([[float(features.get(f, 0.0) or 0.0) for f in self.feature_names]])
+        x = self._row(features)
         return float(self.predict_proba_many(x)[0])
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None):
-        x = model_input.reindex(columns=self.feature_names).fillna(0.0).to_numpy(dtype=float)
+        x = self._matrix(model_input)
         return pd.DataFrame({"probability": self.predict_proba_many(x)})
