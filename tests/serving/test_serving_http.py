@@ -10,6 +10,7 @@ import math
 
 import httpx
 import pytest
+from example_data import FEATURES
 
 from serving.champions import PROPENSITY, RECOMMENDER, SEGMENTATION
 
@@ -28,16 +29,6 @@ ENDPOINTS = [
     "propensity_features_batch",
     "model_info",
 ]
-FEATURES = {
-    "recency_days": 12.0,
-    "frequency": 7,
-    "monetary": 1450.5,
-    "tenure_days": 300.0,
-    "avg_basket_value": 207.2,
-    "return_rate": 0.02,
-    "n_distinct_products": 45,
-    "is_uk": 1,
-}
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 import pytest
+from example_data import FEATURES
 from pydantic import ValidationError
 
 from features import CUSTOMER_FEATURES
@@ -20,17 +21,6 @@ from serving import schemas as s
 from serving.champions import PROPENSITY, RECOMMENDER, SEGMENTATION
 
 pytestmark = pytest.mark.slow
-
-FEATURES = {
-    "recency_days": 12.0,
-    "frequency": 7,
-    "monetary": 1450.5,
-    "tenure_days": 300.0,
-    "avg_basket_value": 207.2,
-    "return_rate": 0.02,
-    "n_distinct_products": 45,
-    "is_uk": 1,
-}
 
 
 def run(coro_or_value: Any) -> Any:
