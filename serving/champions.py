@@ -149,6 +149,8 @@ class ChampionTracker:
         self._thread: threading.Thread | None = None
         self.current = Champions(models={n: None for n in names})
         self.swaps: list[tuple[str, str | None, str]] = []  # (name, old, new), for model_info
+        #: called with the swaps of a refresh that made any, after the new set is served
+        self.on_swap: list[Callable[[list[tuple[str, str | None, str]]], None]] = []
 
     # -- registry access ----------------------------------------------------------------------
     def _mlflow_client(self) -> Any:
@@ -234,6 +236,12 @@ class ChampionTracker:
             for swap in made:
                 logger.info("now serving %s v%s (was %s)", swap[0], swap[2], swap[1] or "nothing")
             self.swaps.extend(made)
+            if made:
+                for listener in self.on_swap:
+                    try:
+                        listener(made)
+                    except Exception:  # noqa: BLE001 - the new models already serve
+                        logger.exception("a swap listener failed")
         return made
 
     # -- background following -----------------------------------------------------------------

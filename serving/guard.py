@@ -12,15 +12,22 @@ microseconds. In order, for every HTTP request:
 3. BentoML answers invalid input with 400 and pydantic's error list. The first error's field is
    lifted into ``field`` and every error is summarised in ``error``, so a caller reads at once
    which field is wrong; the original list stays in ``detail``.
+
+Given a ``RequestMetrics``, it also times and counts every request, refusals included, and
+answers ``GET /metrics`` (behind the API key like everything else but the health checks).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import os
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+from serving.metrics import CONTENT_TYPE, METRICS_PATH, RequestMetrics
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -38,10 +45,12 @@ UNAUTHORIZED = {
 }
 
 
-def _json_response(status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]] = ()):
-    payload = json.dumps(body, separators=(",", ":")).encode()
+def _response(
+    status: int, payload: bytes, content_type: bytes, extra: list[tuple[bytes, bytes]] = ()
+) -> tuple[Message, Message]:
+    """The two ASGI messages of a complete response."""
     headers = [
-        (b"content-type", b"application/json"),
+        (b"content-type", content_type),
         (b"content-length", str(len(payload)).encode()),
         *extra,
     ]
@@ -72,8 +81,15 @@ def describe_validation_errors(detail: list[dict[str, Any]]) -> tuple[str, str |
 class Guard:
     """ASGI middleware; ``api_key`` and ``max_body`` default to settings and env at start-up."""
 
-    def __init__(self, app: ASGIApp, api_key: str | None = None, max_body: int | None = None):
+    def __init__(
+        self,
+        app: ASGIApp,
+        api_key: str | None = None,
+        max_body: int | None = None,
+        metrics: RequestMetrics | None = None,
+    ):
         self.app = app
+        self.metrics = metrics
         if api_key is None:
             from mercato.settings import get_settings
 
@@ -85,6 +101,32 @@ class Guard:
         self.max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint = None
+        if self.metrics is not None and scope["type"] == "http":
+            endpoint = self.metrics.endpoint_of(scope.get("path", ""))
+        if endpoint is None:
+            await self._guard(scope, receive, send)
+            return
+        metrics = self.metrics
+        status = 500  # what the server answers if nothing below starts a response
+        started = time.perf_counter()
+        metrics.started(endpoint)
+
+        async def counted(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self._guard(scope, receive, counted)
+        except asyncio.CancelledError:
+            status = 504  # BentoML's request timeout, which answers 504 itself
+            raise
+        finally:
+            metrics.finished(endpoint, status, time.perf_counter() - started)
+
+    async def _guard(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -106,6 +148,11 @@ class Guard:
                 await self._reply(send, 401, UNAUTHORIZED, [(b"www-authenticate", b"Bearer")])
                 return
         if scope.get("method") != "POST":
+            if self.metrics is not None and scope.get("path") == METRICS_PATH:
+                start, body = _response(200, self.metrics.render(), CONTENT_TYPE.encode())
+                await send(start)
+                await send(body)
+                return
             await self.app(scope, receive, send)
             return
         if content_type:
@@ -147,7 +194,8 @@ class Guard:
     async def _reply(
         send: Send, status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]] = ()
     ) -> None:
-        start, payload = _json_response(status, body, list(extra))
+        payload = json.dumps(body, separators=(",", ":")).encode()
+        start, payload = _response(status, payload, b"application/json", list(extra))
         await send(start)
         await send(payload)
 

@@ -191,6 +191,39 @@ def test_model_info(client, serving_home) -> None:
     assert client.post("/model_info").status_code == 200  # an empty body is fine too
 
 
+def test_metrics_count_calls_and_show_the_served_versions(client, server, ids, serving_home):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from models import registry
+
+    def scrape() -> dict[tuple, float]:
+        response = client.get("/metrics")
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(response.text)
+            for s in family.samples
+        }
+
+    ok = ("mercato_http_requests_total", (("endpoint", "recommend"), ("status", "200")))
+    before = scrape().get(ok, 0)
+    for _ in range(5):
+        client.post("/recommend", json={"customer_id": ids.history_customer}).raise_for_status()
+    client.post("/recommend", json={"customer_id": ids.history_customer, "k": 0})
+    after = scrape()
+    assert after[ok] == before + 5
+    assert after[("mercato_http_requests_total", (("endpoint", "recommend"), ("status", "400")))]
+    versions = {
+        dict(labels)["model"]: str(int(value))
+        for (name, labels), value in after.items()
+        if name == "mercato_served_model_version"
+    }
+    assert versions == registry.champions(serving_home)
+    assert after[("process_resident_memory_bytes", ())] > 0
+    assert httpx.get(f"{server.url}/metrics", timeout=10).status_code == 401  # behind the key
+
+
 # -- client errors: 4xx with a message that names the problem -----------------------------------
 @pytest.mark.parametrize(
     ("path", "body", "field"),

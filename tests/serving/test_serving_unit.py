@@ -330,6 +330,8 @@ def test_tracker_swaps_to_a_promoted_version_and_keeps_the_old_one_intact(copy_h
     settings = copy_home("tracker")
     tracker = ChampionTracker(settings, poll_seconds=0)
     tracker.refresh()
+    heard: list = []
+    tracker.on_swap.append(heard.append)
     before = tracker.current
     old = before.get(RECOMMENDER)
     assert tracker.refresh() == []  # nothing moved
@@ -338,6 +340,7 @@ def test_tracker_swaps_to_a_promoted_version_and_keeps_the_old_one_intact(copy_h
     assert tracker.refresh() == []  # a challenger alone changes nothing
     registry.promote(settings, RECOMMENDER, new_version)
     assert tracker.refresh() == [(RECOMMENDER, old.version, new_version)]
+    assert heard == [[(RECOMMENDER, old.version, new_version)]]  # told once, after the swap
 
     after = tracker.current
     assert after.get(RECOMMENDER).version == new_version
