@@ -7,7 +7,9 @@ request models. For each endpoint (recommendations, propensity from the online s
 propensity from explicit features) and each concurrency (1 and 8 connections), a fixed number
 of requests is sent over keep-alive connections by a small asyncio HTTP/1.1 client (so the
 client costs little next to the servers; it shares the machine's 2 cores with them).
-It reports throughput and p50/p99 latency of both, and BentoML's share of the bare throughput.
+Each server gets the same requests in rounds of a few seconds, alternating, and a warm-up of
+2,000 requests per endpoint first. It reports throughput (median over rounds) and p50/p99
+latency of both, and BentoML's share of the bare throughput.
 
 Then a memory run: after a warm-up, 50,000 mixed requests to the BentoML service; the resident
 memory of its worker is compared before and after (goal: within 5%).
@@ -15,7 +17,7 @@ memory of its worker is compared before and after (goal: within 5%).
 The data folder must hold champions and a materialized online store (``mercato run``); with
 ``--prepare`` a synthetic pipeline run makes one if it has none.
 
-    .venv/bin/python bench/serving_bench.py [--home DIR] [--requests 3000] [--memory-requests 50000]
+    .venv/bin/python bench/serving_bench.py [--home DIR] [--requests N] [--memory-requests N]
 """
 
 from __future__ import annotations
@@ -44,37 +46,32 @@ GOALS = {"throughput_share": 0.80, "p99_ms_c1": 15.0, "memory_growth": 0.05}
 
 # -- the bare app -------------------------------------------------------------------------------
 def bare_app(settings: Settings):  # type: ignore[no-untyped-def]
-    """FastAPI app with the service's endpoints over the same ``MercatoCore``, nothing else."""
+    """FastAPI app with the service's endpoints over the same ``MercatoCore`` and the same
+    answer serialization (``serving.core.answer``), nothing else."""
     from fastapi import FastAPI
-    from fastapi.responses import JSONResponse, PlainTextResponse
+    from fastapi.responses import PlainTextResponse, Response
 
-    from serving.core import MercatoCore, ServingError
+    from serving.core import MercatoCore, answer
 
     core = MercatoCore(settings, poll_seconds=0)
     core.start()
     app = FastAPI()
 
-    @app.exception_handler(ServingError)
-    async def _error(_request, exc: ServingError):  # type: ignore[no-untyped-def]
-        return JSONResponse(exc.body(), status_code=exc.status)
-
     @app.get("/readyz")
     async def readyz():  # type: ignore[no-untyped-def]
         return PlainTextResponse("\n")
 
-    @app.post("/recommend")
-    async def recommend(request: s.RecommendRequest) -> s.RecommendResponse:
-        return core.recommend(request)
+    @app.post("/recommend", response_model=s.RecommendResponse)
+    async def recommend(request: s.RecommendRequest) -> Response:
+        return answer(core.recommend, request)
 
-    @app.post("/propensity")
-    def propensity(request: s.PropensityRequest) -> s.PropensityResponse:
-        return core.propensity(request)
+    @app.post("/propensity", response_model=s.PropensityResponse)
+    def propensity(request: s.PropensityRequest) -> Response:
+        return answer(core.propensity, request)
 
-    @app.post("/propensity_features")
-    async def propensity_features(
-        request: s.PropensityFeaturesRequest,
-    ) -> s.PropensityFeaturesResponse:
-        return core.propensity_features(request)
+    @app.post("/propensity_features", response_model=s.PropensityFeaturesResponse)
+    async def propensity_features(request: s.PropensityFeaturesRequest) -> Response:
+        return answer(core.propensity_features, request)
 
     return app
 
@@ -273,9 +270,9 @@ def _has_champions(settings: Settings) -> bool:
 
 def run(
     settings: Settings,
-    requests: int = 3000,
+    requests: int = 12_000,
     memory_requests: int = 50_000,
-    rounds: int = 6,
+    rounds: int = 4,
     metrics: bool = True,
 ) -> dict[str, Any]:
     from serving.launch import free_port, start_background
@@ -283,7 +280,7 @@ def run(
     apply_runtime_env(settings)
     out_dir = settings.home / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
-    bodies = workload(settings, max(requests, 1000))
+    bodies = workload(settings, max(requests, 2000))
     result: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "home": str(settings.home),
@@ -306,7 +303,7 @@ def run(
         key = settings.api_key
         for endpoint in ENDPOINTS:
             for port in ports.values():  # warm both up
-                load(port, [_request(port, endpoint, b, key) for b in bodies[endpoint][:300]], 4)
+                load(port, [_request(port, endpoint, b, key) for b in bodies[endpoint][:2000]], 4)
             for concurrency in (1, 8):
                 reqs = {
                     name: [_request(port, endpoint, b, key) for b in bodies[endpoint][:requests]]
@@ -435,11 +432,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--home", type=Path, help="data folder with champions (default: MERCATO_HOME)"
     )
-    parser.add_argument("--requests", type=int, default=3000, help="requests per measurement")
+    parser.add_argument("--requests", type=int, default=12_000, help="requests per measurement")
     parser.add_argument("--memory-requests", type=int, default=50_000)
-    parser.add_argument("--rounds", type=int, default=6, help="alternations of the two servers")
+    parser.add_argument("--rounds", type=int, default=4, help="alternations of the two servers")
     parser.add_argument(
-        "--no-metrics", action="store_true", help="BentoML without Prometheus request metrics"
+        "--no-metrics", action="store_true", help="the service without its request metrics"
     )
     parser.add_argument("--prepare", action="store_true", help="run the pipeline if no champions")
     parser.add_argument("--bare-app-port", type=int, help=argparse.SUPPRESS)

@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
+from starlette.responses import JSONResponse, Response
 
 from features import CUSTOMER_FEATURES
 from mercato.settings import Settings
@@ -54,6 +56,21 @@ class ServingError(Exception):
         if self.field is not None:
             out["field"] = self.field
         return out
+
+
+def answer(fn: Callable[[Any], BaseModel], request: Any) -> Response:
+    """Run one core call and answer with its JSON; a ``ServingError`` becomes its error response.
+
+    The answer is serialized here (pydantic's ``model_dump_json``, as BentoML itself would)
+    into one complete response: BentoML's own path streams it as three ASGI messages through
+    every middleware, which cost about 10 µs a request. Each API's ``output_spec`` still
+    documents the answer's schema.
+    """
+    try:
+        result = fn(request)
+    except ServingError as exc:
+        return JSONResponse(exc.body(), status_code=exc.status)
+    return Response(result.model_dump_json(), media_type="application/json")
 
 
 class NotFound(ServingError):

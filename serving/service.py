@@ -28,29 +28,17 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
-from typing import Any, TypeVar
 
 import bentoml
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 
 from serving import schemas as s
-from serving.core import MercatoCore, ServingError
+from serving.core import MercatoCore, answer
 from serving.guard import Guard
 from serving.hotpath import bind_api_methods, freeze_heap, refreeze_heap
 from serving.metrics import RequestMetrics
 
-T = TypeVar("T")
-
 METRICS_ENV = "MERCATO_SERVING_METRICS"
-
-
-def _answer(fn: Callable[[Any], T], request: Any) -> T | JSONResponse:
-    """Run one core call; a ``ServingError`` becomes its JSON error response."""
-    try:
-        return fn(request)
-    except ServingError as exc:
-        return JSONResponse(exc.body(), status_code=exc.status)
 
 
 def _log_to_stderr() -> None:
@@ -104,65 +92,59 @@ class Mercato:
 
     # -- recommendations ----------------------------------------------------------------------
     @bentoml.api(output_spec=s.RecommendResponse)
-    async def recommend(self, request: s.RecommendRequest, /) -> s.RecommendResponse:
+    async def recommend(self, request: s.RecommendRequest, /) -> Response:
         """Top-k products for a customer; an unknown customer gets the popular items."""
-        return _answer(self.core.recommend, request)
+        return answer(self.core.recommend, request)
 
     @bentoml.api(output_spec=s.RecommendBatchResponse)
-    async def recommend_batch(
-        self, request: s.RecommendBatchRequest, /
-    ) -> s.RecommendBatchResponse:
+    async def recommend_batch(self, request: s.RecommendBatchRequest, /) -> Response:
         """Top-k products for up to 1,000 customers."""
-        return _answer(self.core.recommend_batch, request)
+        return answer(self.core.recommend_batch, request)
 
     # -- similar items ------------------------------------------------------------------------
     @bentoml.api(output_spec=s.SimilarItemsResponse)
-    async def similar_items(self, request: s.SimilarItemsRequest, /) -> s.SimilarItemsResponse:
+    async def similar_items(self, request: s.SimilarItemsRequest, /) -> Response:
         """Products most associated with a product; 404 for a product not in the catalogue."""
-        return _answer(self.core.similar_items, request)
+        return answer(self.core.similar_items, request)
 
     @bentoml.api(output_spec=s.SimilarItemsBatchResponse)
-    async def similar_items_batch(
-        self, request: s.SimilarItemsBatchRequest, /
-    ) -> s.SimilarItemsBatchResponse:
+    async def similar_items_batch(self, request: s.SimilarItemsBatchRequest, /) -> Response:
         """Similar products for up to 1,000 products; unknown ones come back with found=false."""
-        return _answer(self.core.similar_items_batch, request)
+        return answer(self.core.similar_items_batch, request)
 
     # -- segments (online store) --------------------------------------------------------------
     @bentoml.api(output_spec=s.SegmentResponse)
-    def segment(self, request: s.SegmentRequest, /) -> s.SegmentResponse:
+    def segment(self, request: s.SegmentRequest, /) -> Response:
         """A customer's segment and its profile, from the customer's online features."""
-        return _answer(self.core.segment, request)
+        return answer(self.core.segment, request)
 
     @bentoml.api(output_spec=s.SegmentBatchResponse)
-    def segment_batch(self, request: s.SegmentBatchRequest, /) -> s.SegmentBatchResponse:
+    def segment_batch(self, request: s.SegmentBatchRequest, /) -> Response:
         """Segments of up to 1,000 customers."""
-        return _answer(self.core.segment_batch, request)
+        return answer(self.core.segment_batch, request)
 
     # -- propensity ---------------------------------------------------------------------------
     @bentoml.api(output_spec=s.PropensityResponse)
-    def propensity(self, request: s.PropensityRequest, /) -> s.PropensityResponse:
+    def propensity(self, request: s.PropensityRequest, /) -> Response:
         """Probability that a customer orders within the horizon, from online features."""
-        return _answer(self.core.propensity, request)
+        return answer(self.core.propensity, request)
 
     @bentoml.api(output_spec=s.PropensityBatchResponse)
-    def propensity_batch(self, request: s.PropensityBatchRequest, /) -> s.PropensityBatchResponse:
+    def propensity_batch(self, request: s.PropensityBatchRequest, /) -> Response:
         """Propensity of up to 1,000 customers from online features."""
-        return _answer(self.core.propensity_batch, request)
+        return answer(self.core.propensity_batch, request)
 
     @bentoml.api(output_spec=s.PropensityFeaturesResponse)
-    async def propensity_features(
-        self, request: s.PropensityFeaturesRequest, /
-    ) -> s.PropensityFeaturesResponse:
+    async def propensity_features(self, request: s.PropensityFeaturesRequest, /) -> Response:
         """Propensity for features sent by the caller (no online store involved)."""
-        return _answer(self.core.propensity_features, request)
+        return answer(self.core.propensity_features, request)
 
     @bentoml.api(output_spec=s.PropensityFeaturesBatchResponse)
     async def propensity_features_batch(
         self, request: s.PropensityFeaturesBatchRequest, /
-    ) -> s.PropensityFeaturesBatchResponse:
+    ) -> Response:
         """Propensity for up to 1,000 feature rows sent by the caller."""
-        return _answer(self.core.propensity_features_batch, request)
+        return answer(self.core.propensity_features_batch, request)
 
     # -- model info ---------------------------------------------------------------------------
     @bentoml.api(output_spec=s.ModelInfoResponse)
