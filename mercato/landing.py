@@ -98,14 +98,34 @@ class UnreadableBatch(Exception):
 def ingest_landing(settings: Settings) -> list[IngestResult]:
     """Ingest every CSV/Parquet file waiting in the landing folder, oldest name first.
 
-    Stops at the first rejected batch (raising ``GateFailed``); batches before it stay loaded.
+    Batches are independent sets of order lines, so a rejected one (quarantined) does not hold
+    back the files after it: every good file is loaded. If any was rejected, ``GateFailed`` is
+    raised after the last file, naming each rejected file with its failed checks and each loaded
+    one, so the run still stops before the marts are built.
     """
+    from expectations import GateFailed
+
     if not settings.landing_dir.is_dir():
         return []
     files = sorted(
         p for p in settings.landing_dir.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES
     )
-    return [ingest_file(settings, path) for path in files]
+    results: list[IngestResult] = []
+    rejected: list[tuple[str, GateFailed]] = []
+    for path in files:
+        try:
+            results.append(ingest_file(settings, path))
+        except GateFailed as err:
+            rejected.append((path.name, err))
+    if not rejected:
+        return results
+    lines = [f"{len(rejected)} of {len(files)} landing files rejected (kept in quarantine):"]
+    lines += [f"{name}: {err}" for name, err in rejected]
+    if results:
+        lines.append(
+            "loaded or already loaded: " + ", ".join(Path(r.source_file).name for r in results)
+        )
+    raise GateFailed("\n".join(lines), rejected[0][1].result)
 
 
 def ingest_file(

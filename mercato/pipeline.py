@@ -25,7 +25,8 @@ def ingest(settings: Settings, data: Path | None = None) -> dict[str, Any]:
 
     Both ways go through ``mercato.landing.ingest_file``: a given file is copied into the archive
     (never moved), a landing file is moved there. Raises ``expectations.GateFailed`` when the raw
-    gate rejects a batch (it is then in quarantine, and the warehouse is untouched).
+    gate rejects a batch (it is then in quarantine, and the warehouse holds none of its rows); the
+    other landing files are loaded first.
     """
     from mercato import landing
 

@@ -211,3 +211,31 @@ def test_same_batch_twice_is_loaded_once(
     assert not path.exists()
     assert warehouse.table_hashes(warehouse_settings) == before
     assert sorted(p.name for p in warehouse_settings.archive_dir.iterdir()) == archived
+
+
+def test_a_rejected_landing_file_does_not_hold_back_the_others(
+    warehouse_settings: Settings, small_frame: pd.DataFrame
+) -> None:
+    """Every good file in the landing folder loads; the run still fails, naming the bad one."""
+    folder = warehouse_settings.landing_dir
+    first, last = _csv(small_frame.iloc[:300]), _csv(small_frame.iloc[300:600])
+    bad = missing_column(small_frame)
+    (folder / "1_first.csv").write_bytes(first)
+    (folder / "2_bad.csv").write_bytes(bad)
+    (folder / "3_last.csv").write_bytes(last)
+    before = warehouse.table_counts(warehouse_settings)["raw.order_lines"]
+
+    with pytest.raises(GateFailed) as caught:
+        landing.ingest_landing(warehouse_settings)
+    message = str(caught.value)
+    assert message.startswith("1 of 3 landing files rejected")
+    assert "2_bad.csv: raw batch" in message and "column UnitPrice is present" in message
+    assert "loaded or already loaded: 1_first.csv, 3_last.csv" in message
+    assert caught.value.result.failures
+
+    assert warehouse.table_counts(warehouse_settings)["raw.order_lines"] == before + 600
+    batch_id = hashlib.sha256(bad).hexdigest()[:16]
+    assert (warehouse_settings.quarantine_dir / batch_id / "2_bad.csv").read_bytes() == bad
+    for data in (first, last):
+        assert (warehouse_settings.archive_dir / hashlib.sha256(data).hexdigest()[:16]).is_dir()
+    assert not any(folder.iterdir()), "every file left the landing folder"
