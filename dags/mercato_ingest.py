@@ -7,8 +7,9 @@ folder into the DuckDB warehouse, after the **Great Expectations raw gate** has 
 - **Reads:** `$MERCATO_HOME/landing/` (or the one file given in the `data` parameter).
 - **Writes:** DuckDB `raw.order_lines` and `raw.batches`; the original file goes to
   `$MERCATO_HOME/archive/<batch_id>/`. A batch the gate rejects goes to
-  `$MERCATO_HOME/quarantine/` with a report, the warehouse is untouched and the task **fails
-  without retry**: fix the file and drop it in the landing folder again.
+  `$MERCATO_HOME/quarantine/` with a report and none of its rows in the warehouse; the other
+  files are still loaded, then the task **fails without retry**, naming every rejected file: fix
+  it and drop it in the landing folder again (the next run builds on everything loaded).
 - **Emits:** asset `mercato_raw`, which starts `mercato_transform` and so the rest of the chain.
 - **Schedule:** daily, so files dropped in the landing folder are picked up without anyone
   triggering anything; on a day without new data the chain still refreshes features and models.
