@@ -29,14 +29,13 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mercato.settings import REPO_ROOT, Settings, apply_runtime_env, get_settings
+from mercato.settings import Settings, apply_runtime_env, get_settings
 from serving import schemas as s  # module level: FastAPI resolves the annotations here
 
 HOST = "127.0.0.1"
@@ -93,52 +92,12 @@ def _run_bare(port: int) -> None:
     uvicorn.run(bare_app(settings), host=HOST, port=port, log_level="warning", access_log=False)
 
 
-class BareServer:
+def start_bare(settings: Settings, port: int, log_path: Path):  # type: ignore[no-untyped-def]
     """The bare app in a subprocess of its own (same environment as the BentoML server)."""
+    from serving.launch import server_env, start_process
 
-    def __init__(self, settings: Settings, port: int, log_path: Path) -> None:
-        from serving.launch import server_env
-
-        self.port = port
-        self.log_path = log_path
-        with open(log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, __file__, "--bare-app-port", str(port)],
-                cwd=REPO_ROOT,
-                env=server_env(settings),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def wait_ready(self, timeout: float = 180) -> None:
-        import httpx
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"bare app exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"http://{HOST}:{self.port}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.25)
-        raise RuntimeError(f"bare app not ready: {self.log_path.read_text()[-2000:]}")
-
-    def stop(self) -> None:
-        import signal
-
-        if self.process.poll() is not None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(5)
-        except ProcessLookupError:
-            pass
+    args = [sys.executable, __file__, "--bare-app-port", str(port)]
+    return start_process(args, server_env(settings), HOST, port, log_path, name="the bare app")
 
 
 # -- a small keep-alive HTTP/1.1 client ---------------------------------------------------------
@@ -309,9 +268,12 @@ def run(
         timeout=300,
         extra_env={"MERCATO_SERVING_METRICS": "1" if metrics else "0"},
     )
-    bare = BareServer(settings, free_port(), out_dir / "bare-app.log")
     try:
-        bare.wait_ready()
+        bare = start_bare(settings, free_port(), out_dir / "bare-app.log")
+    except BaseException:
+        bento.stop()
+        raise
+    try:
         ports = {"bentoml": bento.port, "bare_fastapi": bare.port}
         key = settings.api_key
         for endpoint in ENDPOINTS:

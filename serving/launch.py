@@ -106,7 +106,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 @dataclass
 class ServiceProcess:
-    """A background ``bentoml serve``; stop it with ``stop()`` or use it as a context manager."""
+    """A background server (``bentoml serve``, or any ``start_process``); stop it with ``stop()``
+    or use it as a context manager."""
 
     process: subprocess.Popen
     host: str
@@ -203,18 +204,41 @@ def start_background(
     Raises ``ServiceStartError`` (after stopping the server) when the process exits, when its
     log shows that the service failed to start, or when ``timeout`` seconds pass.
     """
-    import httpx
-
     host = host or settings.serve_host
     port = port or settings.serve_port
     if log_path is None:
         log_path = settings.home / "serving" / f"bentoml-{port}.log"
+    return start_process(
+        command(settings, host, port),
+        server_env(settings, extra_env),
+        host,
+        port,
+        log_path,
+        timeout=timeout,
+        name="bentoml serve",
+    )
+
+
+def start_process(
+    args: list[str],
+    env: dict[str, str],
+    host: str,
+    port: int,
+    log_path: Path,
+    *,
+    timeout: float = 180.0,
+    name: str = "the server",
+) -> ServiceProcess:
+    """Start an HTTP server in its own process group, its output in ``log_path``, and wait until
+    ``GET /readyz`` answers 200 (see ``start_background`` for the errors raised)."""
+    import httpx
+
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            command(settings, host, port),
+            args,
             cwd=REPO_ROOT,
-            env=server_env(settings, extra_env),
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -226,7 +250,7 @@ def start_background(
         while True:
             if not server.running():
                 raise ServiceStartError(
-                    f"bentoml serve exited with code {process.returncode} before it was ready; "
+                    f"{name} exited with code {process.returncode} before it was ready; "
                     f"log {log_path}:\n{server.log_tail()}"
                 )
             text = server.log_text()
@@ -234,8 +258,8 @@ def start_background(
             if failure:
                 server.stop()
                 raise ServiceStartError(
-                    f"the service failed to start: {_first_error(text) or failure} "
-                    f"(BentoML would retry for ever); log {log_path}:\n{server.log_tail()}"
+                    f"{name} failed to start: {_first_error(text) or failure} "
+                    f"(stopped, not retried for ever); log {log_path}:\n{server.log_tail()}"
                 )
             try:
                 if client.get(f"{server.url}/readyz").status_code == 200:
@@ -245,7 +269,7 @@ def start_background(
             if time.monotonic() > deadline:
                 server.stop()
                 raise ServiceStartError(
-                    f"the service was not ready after {timeout:.0f} s; log {log_path}:\n"
+                    f"{name} was not ready after {timeout:.0f} s; log {log_path}:\n"
                     f"{server.log_tail()}"
                 )
             time.sleep(0.25)

@@ -69,10 +69,6 @@ class RequestMetrics:
         self._buckets[endpoint][bisect_left(BUCKETS, seconds)] += 1
         self._sums[endpoint] += seconds
 
-    def count(self, endpoint: str) -> int:
-        """Requests recorded for one endpoint, every status."""
-        return sum(n for (e, _), n in self.requests.items() if e == endpoint)
-
     def render(self) -> bytes:
         """Every metric in Prometheus' text exposition format (version 0.0.4)."""
         lines: list[str] = []
