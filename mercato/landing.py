@@ -171,7 +171,8 @@ def ingest_file(
         _quarantine(settings, path, batch_id, result, parsed, in_landing)
         raise GateFailed(result.failure_message(), result)
 
-    _archive(settings, path, batch_id, in_landing=False)
+    # Copied, not moved: the landing file leaves only once its rows are loaded.
+    _keep(path, settings.archive_dir / batch_id, in_landing=False)
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
     rows = _load(settings, _typed(parsed, batch_id, loaded_at), path, sha256, batch_id, loaded_at)
     if in_landing:
@@ -360,10 +361,6 @@ def _keep(path: Path, folder: Path, in_landing: bool) -> Path:
     else:
         shutil.copy2(path, target)
     return target
-
-
-def _archive(settings: Settings, path: Path, batch_id: str, in_landing: bool) -> Path:
-    return _keep(path, settings.archive_dir / batch_id, in_landing)
 
 
 def _quarantine(
