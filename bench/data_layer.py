@@ -25,14 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from mercato.settings import REPO_ROOT
+from mercato.settings import real_data_path
 
-REAL_DATA = Path(
-    os.environ.get(
-        "MERCATO_REAL_DATA",
-        REPO_ROOT.parent / "shared" / "data" / "online_retail" / "online_retail.parquet",
-    )
-)
 REAL_ROWS = 541_909
 
 
@@ -107,10 +101,11 @@ def main() -> None:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="mercato-bench-"))
     results: dict[str, dict[str, object]] = {}
     if args.only in (None, "real"):
-        if REAL_DATA.is_file():
-            results["real"] = _child(REAL_DATA, workdir / "real")
+        real = real_data_path()
+        if real.is_file():
+            results["real"] = _child(real, workdir / "real")
         else:
-            print(f"skipping real data: not found at {REAL_DATA}", file=sys.stderr)
+            print(f"skipping real data: not found at {real}", file=sys.stderr)
     if args.only in (None, "synthetic"):
         target = int(REAL_ROWS * args.scale)
         data = workdir / f"synthetic_{args.scale:g}x.parquet"

@@ -33,14 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from mercato.settings import REPO_ROOT, Settings, apply_runtime_env, get_settings
-
-REAL_DATA = Path(
-    os.environ.get(
-        "MERCATO_REAL_DATA",
-        REPO_ROOT.parent / "shared" / "data" / "online_retail" / "online_retail.parquet",
-    )
-)
+from mercato.settings import Settings, apply_runtime_env, get_settings, real_data_path
 
 
 def timed(label: str, action: Callable[[], Any]) -> tuple[Any, float]:
@@ -165,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--data", type=Path, default=REAL_DATA, help="raw orders file")
+    parser.add_argument("--data", type=Path, default=real_data_path(), help="raw orders file")
     parser.add_argument("--home", type=Path, default=None, help="data folder for the bench")
     parser.add_argument("--reads", type=int, default=2000, help="single-entity reads per store")
     parser.add_argument("--stores", default="sqlite,redis", help="comma-separated online stores")

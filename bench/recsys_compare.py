@@ -18,26 +18,23 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import tempfile
-import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
+from implicit_als import fit_als
 
-from mercato.settings import REPO_ROOT, apply_runtime_env, get_settings
+from mercato.settings import apply_runtime_env, get_settings, real_data_path
 from models.metrics import evaluate_topk
 from models.recommendation import (
     build_recommendation_data,
     candidates_table,
     compare_candidates,
+    holdout_cutoff,
     holdout_truth,
     table_row,
-    temporal_split,
 )
 
-DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "online_retail" / "online_retail.parquet"
 #: ALS settings measured: implicit's defaults, and the best of a small grid on this hold-out.
 ALS_SETTINGS = {
     "implicit_als (defaults: 100 factors)": {"factors": 100, "regularization": 0.01},
@@ -68,29 +65,15 @@ def implicit_als_rows(
     train: pd.DataFrame, test: pd.DataFrame, k: int, seed: int, **params: float
 ) -> list[dict]:
     """Fit ``implicit``'s ALS on the binary train matrix and score it like our candidates."""
-    import scipy.sparse as sp
-    from implicit.als import AlternatingLeastSquares
-    from threadpoolctl import threadpool_limits
-
-    users, u = np.unique(train["user_id"].to_numpy(dtype=str), return_inverse=True)
-    items, i = np.unique(train["item_id"].to_numpy(dtype=str), return_inverse=True)
-    x = sp.csr_matrix((np.ones(len(u), dtype=np.float32), (u, i)), shape=(len(users), len(items)))
-    x.data[:] = 1.0
-    index = {name: n for n, name in enumerate(users)}
+    als = fit_als(train, seed, **params)
     out = {}
-    with threadpool_limits(1, "blas"):
-        start = time.perf_counter()
-        model = AlternatingLeastSquares(random_state=seed, **params)
-        model.fit(x, show_progress=False)
-        seconds = time.perf_counter() - start
-        for mode, exclude in (("excluded", True), ("included", False)):
-            truth = holdout_truth(train, test, exclude)
-            who = sorted(truth)
-            rows = np.array([index[w] for w in who])
-            ids, _ = model.recommend(rows, x[rows], N=k, filter_already_liked_items=exclude)
-            recs = {w: [items[j] for j in ids[n] if j >= 0] for n, w in enumerate(who)}
-            out[mode] = evaluate_topk(recs, truth, k, len(items))
-    return [table_row(m, k, mode, seconds) for mode, m in out.items()]
+    for mode, exclude in (("excluded", True), ("included", False)):
+        truth = holdout_truth(train, test, exclude)
+        who = sorted(truth)
+        lists = als.recommend(who, k, exclude_bought=exclude)
+        recs = {w: [item for item, _ in recs] for w, recs in zip(who, lists, strict=True)}
+        out[mode] = evaluate_topk(recs, truth, k, len(als.items))
+    return [table_row(m, k, mode, als.seconds) for mode, m in out.items()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--data",
         type=Path,
-        default=Path(os.environ.get("MERCATO_REAL_DATA", DEFAULT_DATA)),
+        default=real_data_path(),
         help="orders file to ingest and transform when no --home is given",
     )
     parser.add_argument("--holdout-days", type=int, default=30)
@@ -124,18 +107,12 @@ def main(argv: list[str] | None = None) -> int:
         for label, params in ALS_SETTINGS.items():
             rows = implicit_als_rows(train, test, args.k, args.seed, **params)
             table = pd.concat([table, pd.DataFrame([{"model": label, **r} for r in rows])])
-    table = table.sort_values(["bought", f"ndcg@{args.k}"], ascending=[False, False])
-    pop = table[(table["model"] == "popularity") & (table["bought"] == "excluded")]
-    pop_ndcg = float(pop[f"ndcg@{args.k}"].iloc[0])
-    table["x_popularity"] = table[f"ndcg@{args.k}"] / table.apply(
-        lambda r: float(
-            table[(table["model"] == "popularity") & (table["bought"] == r["bought"])][
-                f"ndcg@{args.k}"
-            ].iloc[0]
-        ),
-        axis=1,
-    )
-    _, _, cutoff = temporal_split(interactions, args.holdout_days)
+    ndcg = f"ndcg@{args.k}"
+    table = table.sort_values(["bought", ndcg], ascending=[False, False])
+    pop_by_mode = table[table["model"] == "popularity"].set_index("bought")[ndcg]
+    pop_ndcg = float(pop_by_mode["excluded"])
+    table["x_popularity"] = table[ndcg] / table["bought"].map(pop_by_mode)
+    cutoff = holdout_cutoff(interactions, args.holdout_days)
     header = (
         f"Mart fct_order_lines: {len(interactions):,} purchase lines, "
         f"{interactions['user_id'].nunique():,} customers, "

@@ -20,8 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
+from implicit_als import fit_als
 
 from mercato.settings import apply_runtime_env
 from models.recommendation import CANDIDATES, fit_candidate, normalize_interactions
@@ -52,25 +52,13 @@ def implicit_als_topk(
     interactions: pd.DataFrame, k: int, seed: int = 42, factors: int = 100
 ) -> list[tuple[str, str, int, float]]:
     """Top-k unseen items per user with ``implicit``'s ALS on the binary matrix."""
-    import scipy.sparse as sp
-    from implicit.als import AlternatingLeastSquares
-    from threadpoolctl import threadpool_limits
-
-    users, u = np.unique(interactions["user_id"].to_numpy(dtype=str), return_inverse=True)
-    items, i = np.unique(interactions["item_id"].to_numpy(dtype=str), return_inverse=True)
-    x = sp.csr_matrix((np.ones(len(u), dtype=np.float32), (u, i)), shape=(len(users), len(items)))
-    x.data[:] = 1.0
-    with threadpool_limits(1, "blas"):  # implicit asks for single-threaded BLAS
-        model = AlternatingLeastSquares(factors=factors, random_state=seed)
-        model.fit(x, show_progress=False)
-        rows = np.arange(len(users))
-        ids, scores = model.recommend(rows, x, N=k, filter_already_liked_items=True)
-    out = []
-    for r in rows:
-        for rank, (j, s) in enumerate(zip(ids[r], scores[r], strict=True), start=1):
-            if j >= 0 and np.isfinite(s):
-                out.append((users[r], items[j], rank, float(s)))
-    return out
+    als = fit_als(interactions, seed, factors=factors)
+    lists = als.recommend(None, k, exclude_bought=True)
+    return [
+        (user, item, rank, score)
+        for user, recs in zip(als.users, lists, strict=True)
+        for rank, (item, score) in enumerate(recs, start=1)
+    ]
 
 
 def topk(interactions: pd.DataFrame, model: str, k: int) -> pd.DataFrame:

@@ -10,21 +10,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from mercato.settings import REPO_ROOT, apply_runtime_env, get_settings
-
-REAL_DATA = Path(
-    os.environ.get(
-        "MERCATO_REAL_DATA",
-        REPO_ROOT.parent / "shared" / "data" / "online_retail" / "online_retail.parquet",
-    )
-)
+from mercato.settings import REPO_ROOT, apply_runtime_env, get_settings, real_data_path
 
 
 def _script(name: str, *args: str) -> None:
@@ -37,7 +29,7 @@ def _script(name: str, *args: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=REAL_DATA, help="real orders file")
+    parser.add_argument("--data", type=Path, default=real_data_path(), help="real orders file")
     parser.add_argument("--workdir", type=Path, default=None, help="where bench data goes")
     parser.add_argument("--skip", default="", help="comma-separated scripts to skip")
     args = parser.parse_args(argv)

@@ -42,6 +42,13 @@ def _env(name: str, default: str) -> str:
     return value if value not in (None, "") else default
 
 
+def real_data_path() -> Path:
+    """The real UCI Online Retail file: env ``MERCATO_REAL_DATA``, else the shared copy beside
+    the checkout. Read when asked for, like ``get_settings()``."""
+    default = REPO_ROOT.parent / "shared" / "data" / "online_retail" / "online_retail.parquet"
+    return Path(_env("MERCATO_REAL_DATA", str(default)))
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where every stage reads and writes, and the knobs a user may turn."""

@@ -116,10 +116,9 @@ class RecommenderModel(PythonModel):
     ) -> list[list[Any]]:
         """Top-k stock codes (or (code, score) pairs) for many customers, 2,000 rows a chunk."""
         out: list[list[Any]] = []
-        popular = [
-            (self.item_ids[i], float(self.popularity[i])) if with_scores else self.item_ids[i]
-            for i in self._popular_order[:k]
-        ]
+        popular = self.popular(k)
+        if not with_scores:
+            popular = [code for code, _ in popular]
         ids = [str(c) for c in customer_ids]
         rows = np.array([self._user_index.get(c, -1) for c in ids])
         for start in range(0, len(rows), 2000):

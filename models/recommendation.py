@@ -132,13 +132,18 @@ def normalize_interactions(df: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def holdout_cutoff(interactions: pd.DataFrame, holdout_days: int) -> pd.Timestamp:
+    """Start of the hold-out: the last timestamp minus ``holdout_days``."""
+    if interactions["timestamp"].isna().all():
+        raise ValueError("a temporal hold-out needs timestamps")
+    return interactions["timestamp"].max() - pd.Timedelta(days=holdout_days)
+
+
 def temporal_split(
     interactions: pd.DataFrame, holdout_days: int
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
-    """(before cut-off, from cut-off on, cut-off) with cut-off = last timestamp - holdout_days."""
-    if interactions["timestamp"].isna().all():
-        raise ValueError("a temporal hold-out needs timestamps")
-    cutoff = interactions["timestamp"].max() - pd.Timedelta(days=holdout_days)
+    """(before cut-off, from cut-off on, cut-off) with cut-off from :func:`holdout_cutoff`."""
+    cutoff = holdout_cutoff(interactions, holdout_days)
     before = interactions[interactions["timestamp"] < cutoff]
     after = interactions[interactions["timestamp"] >= cutoff]
     return before.reset_index(drop=True), after.reset_index(drop=True), cutoff

@@ -20,13 +20,13 @@ below ``settings.mlflow_dir`` so concurrent decisions on one machine cannot inte
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +42,7 @@ MODEL_NAMES = ("mercato_segmentation", "mercato_recommender", "mercato_propensit
 TRAINING_KEY_TAG = "mercato.training_key"
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class GateDecision:
     """What the gate decided for one new version, as written to its tags."""
 
@@ -55,7 +55,7 @@ class GateDecision:
     challenger_value: float
     champion_value: float | None
     champion_version: str | None
-    deltas: dict[str, float] = field(default_factory=dict)
+    deltas: dict[str, float] = dataclasses.field(default_factory=dict)
     decided_at: str = ""
     reused: bool = False
 
@@ -101,27 +101,58 @@ def _version_with_key(c: MlflowClient, name: str, key: str) -> Any | None:
     return max(matching, key=lambda v: int(v.version)) if matching else None
 
 
-def _recorded_decision(name: str, mv: Any) -> GateDecision:
-    """The decision a version's gate tags record, for a training that reused that version."""
-    tags = mv.tags
+#: Version tags of a gate decision, written by :func:`_decision_tags` and read back by
+#: :func:`_decision_from_tags`; a version has ``DECISION_TAG`` once its gate has finished.
+DECISION_TAG = "gate.decision"
+_DELTA_PREFIX = "gate.delta."
+
+
+def _decision_tags(decision: GateDecision, margin: float) -> dict[str, str]:
+    """The version tags that record ``decision`` (read back by :func:`_decision_from_tags`)."""
+    champion_value = decision.champion_value
+    return {
+        DECISION_TAG: decision.decision,
+        "gate.reason": decision.reason,
+        "gate.metric": decision.metric,
+        "gate.challenger_value": f"{decision.challenger_value:.6f}",
+        "gate.champion_value": "" if champion_value is None else f"{champion_value:.6f}",
+        "gate.champion_version": decision.champion_version or "",
+        "gate.margin": str(margin),
+        "gate.decided_at": decision.decided_at,
+        **{f"{_DELTA_PREFIX}{k}": f"{v:+.6f}" for k, v in decision.deltas.items()},
+    }
+
+
+def _decision_from_tags(name: str, version: str, tags: Mapping[str, str]) -> GateDecision:
+    """The decision that :func:`_decision_tags` recorded on a version."""
     champion_value = tags.get("gate.champion_value") or None
     return GateDecision(
         name=name,
-        version=str(mv.version),
-        promoted=False,  # this training moved nothing; the recorded decision is in ``decision``
-        decision=tags["gate.decision"],
-        reason=f"unchanged: v{mv.version} was trained on the same data, parameters and code"
-        f" ({tags.get('gate.reason', '')})",
+        version=version,
+        promoted=tags[DECISION_TAG] == "promoted",
+        decision=tags[DECISION_TAG],
+        reason=tags.get("gate.reason", ""),
         metric=tags.get("gate.metric", ""),
         challenger_value=float(tags.get("gate.challenger_value", "nan")),
         champion_value=None if champion_value is None else float(champion_value),
         champion_version=tags.get("gate.champion_version") or None,
         deltas={
-            k.removeprefix("gate.delta."): float(v)
+            k.removeprefix(_DELTA_PREFIX): float(v)
             for k, v in tags.items()
-            if k.startswith("gate.delta.")
+            if k.startswith(_DELTA_PREFIX)
         },
         decided_at=tags.get("gate.decided_at", ""),
+    )
+
+
+def _recorded_decision(name: str, mv: Any) -> GateDecision:
+    """The decision a version's gate tags record, for a training that reused that version."""
+    recorded = _decision_from_tags(name, str(mv.version), mv.tags)
+    return dataclasses.replace(
+        recorded,
+        promoted=False,  # this training moved nothing; the recorded decision is in ``decision``
+        reason=f"unchanged: v{mv.version} was trained on the same data, parameters and code"
+        f" ({recorded.reason})",
         reused=True,
     )
 
@@ -180,7 +211,7 @@ def register(
         c.get_registered_model(name)
     except MlflowException:
         try:
-            c.create_registered_model(name)
+            _retry(lambda: c.create_registered_model(name))
         except MlflowException as exc:  # a concurrent caller created it first
             text = str(exc).lower()
             if "already exists" not in text and "unique constraint" not in text:
@@ -311,9 +342,11 @@ def register_and_gate(
     margin = settings.promotion_margin
     c = client(settings)
     key = training_key(settings, name, tags, challenger_metrics)
+    # One lock from the key lookup to the decision: a concurrent try with the same key either
+    # finds the decision recorded or waits, so a version is never gated twice.
     with _model_lock(settings, name):
         existing = _version_with_key(c, name, key)
-        if existing is not None and "gate.decision" in existing.tags:
+        if existing is not None and DECISION_TAG in existing.tags:
             return _recorded_decision(name, existing)
         if existing is not None:
             version = str(existing.version)
@@ -322,9 +355,8 @@ def register_and_gate(
             version = register(
                 settings, name, model_uri, run_id, {**(tags or {}), TRAINING_KEY_TAG: key}
             )
-    sign = 1.0 if higher_is_better else -1.0
-    value = float(challenger_metrics[primary_metric])
-    with _model_lock(settings, name):
+        sign = 1.0 if higher_is_better else -1.0
+        value = float(challenger_metrics[primary_metric])
         champ_version = champion_version(settings, name)
         champ_metrics: dict[str, float] = {}
         failure = ""
@@ -357,33 +389,21 @@ def register_and_gate(
         else:
             promoted = False
             reason = f"{primary_metric} {value:.4f} vs champion {champ_value:.4f} (margin {margin})"
-        decided_at = _now()
-        decision = "promoted" if promoted else "rejected"
-        version_tags = {
-            "gate.decision": decision,
-            "gate.reason": reason,
-            "gate.metric": primary_metric,
-            "gate.challenger_value": f"{value:.6f}",
-            "gate.champion_value": "" if champ_value is None else f"{champ_value:.6f}",
-            "gate.champion_version": champ_version or "",
-            "gate.margin": str(margin),
-            "gate.decided_at": decided_at,
-            **{f"gate.delta.{k}": f"{v:+.6f}" for k, v in deltas.items()},
-        }
-        for key, val in version_tags.items():
-            _retry(lambda key=key, val=val: c.set_model_version_tag(name, version, key, val))
+        decision = GateDecision(
+            name=name,
+            version=version,
+            promoted=promoted,
+            decision="promoted" if promoted else "rejected",
+            reason=reason,
+            metric=primary_metric,
+            challenger_value=value,
+            champion_value=champ_value,
+            champion_version=champ_version,
+            deltas=deltas,
+            decided_at=_now(),
+        )
+        for tag, val in _decision_tags(decision, margin).items():
+            _retry(lambda tag=tag, val=val: c.set_model_version_tag(name, version, tag, val))
         if promoted:
             _retry(lambda: _set_champion(c, name, version))
-    return GateDecision(
-        name=name,
-        version=version,
-        promoted=promoted,
-        decision=decision,
-        reason=reason,
-        metric=primary_metric,
-        challenger_value=value,
-        champion_value=champ_value,
-        champion_version=champ_version,
-        deltas=deltas,
-        decided_at=decided_at,
-    )
+    return decision

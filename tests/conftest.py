@@ -9,17 +9,10 @@ from typing import Any
 
 import pytest
 
-from mercato.settings import REPO_ROOT, TELEMETRY_OFF, Settings, get_settings
+from mercato.settings import TELEMETRY_OFF, Settings, get_settings, real_data_path
 
 # No test may reach the network: switch every tool's telemetry off before anything imports them.
 os.environ.update(TELEMETRY_OFF)
-
-REAL_DATA = Path(
-    os.environ.get(
-        "MERCATO_REAL_DATA",
-        REPO_ROOT.parent / "shared" / "data" / "online_retail" / "online_retail.parquet",
-    )
-)
 
 
 @pytest.fixture
@@ -46,9 +39,10 @@ def small_orders(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def real_data() -> Path:
     """The UCI Online Retail file beside the checkout; skips where it is absent."""
-    if not REAL_DATA.is_file():
-        pytest.skip(f"real dataset not found at {REAL_DATA} (set MERCATO_REAL_DATA)")
-    return REAL_DATA
+    path = real_data_path()
+    if not path.is_file():
+        pytest.skip(f"real dataset not found at {path} (set MERCATO_REAL_DATA)")
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -38,3 +38,8 @@ def mart_snapshots(settings: Settings) -> pd.DataFrame:
         ).df()
     frame["customer_id"] = frame["customer_id"].astype(str)
     return frame
+
+
+def labelled(snapshots: pd.DataFrame) -> pd.DataFrame:
+    """The snapshots of :func:`mart_snapshots` whose label horizon is complete."""
+    return snapshots[snapshots["horizon_complete"]].reset_index(drop=True)

@@ -34,16 +34,14 @@ def test_champion_recommender_beats_popularity_two_and_a_half_times(real_compari
 def test_champion_recommender_matches_implicit_als(real_comparison) -> None:
     pytest.importorskip("implicit")
     import numpy as np
-    import scipy.sparse as sp
     from implicit.als import AlternatingLeastSquares
     from threadpoolctl import threadpool_limits
 
+    from models.recommendation import _matrix
+
     results, _, train, test = real_comparison
     best = max(r.excluded["ndcg_at_10"] for r in results)
-    users, u = np.unique(train["user_id"].to_numpy(dtype=str), return_inverse=True)
-    items, i = np.unique(train["item_id"].to_numpy(dtype=str), return_inverse=True)
-    x = sp.csr_matrix((np.ones(len(u), dtype=np.float32), (u, i)), shape=(len(users), len(items)))
-    x.data[:] = 1.0
+    x, users, items = _matrix(train)
     truth = holdout_truth(train, test, exclude_bought=True)
     who = sorted(truth)
     rows = np.searchsorted(users, who)

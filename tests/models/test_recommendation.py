@@ -6,11 +6,15 @@ import pandas as pd
 import pytest
 
 from mercato.settings import Settings
+from models import registry
 from models.recommendation import (
     CANDIDATES,
+    MODEL_NAME,
+    PRIMARY_METRIC,
     evaluate_recommendation,
     fit_candidate,
     normalize_interactions,
+    refit,
     temporal_split,
     train_recommendation,
 )
@@ -111,7 +115,10 @@ def test_train_registers_a_champion_serving_can_load(
     second = train_recommendation(synthetic_interactions, settings)
     # same data and seed: same metrics, and the version trained on them is reused, not duplicated
     assert second.metrics == first.metrics
-    assert not second.promoted and second.version == "1"
+    assert second.version == "1" and "unchanged" in second.decision
+    c = registry.client(settings)
+    assert [str(v.version) for v in c.search_model_versions(f"name='{MODEL_NAME}'")] == ["1"]
+    assert registry.champion_version(settings, MODEL_NAME) == "1"
 
     mlflow.set_tracking_uri(settings.tracking_uri)
     model = mlflow.pyfunc.load_model("models:/mercato_recommender@champion").unwrap_python_model()
@@ -130,8 +137,6 @@ def test_served_model_knows_the_hold_out_purchases_and_the_gate_refits_the_champ
 ) -> None:
     import mlflow
 
-    from models.recommendation import normalize_interactions, refit
-
     data = normalize_interactions(synthetic_interactions)
     train, test, _ = temporal_split(data, settings.holdout_days)
     newcomers = sorted(set(test["user_id"]) - set(train["user_id"]))
@@ -149,7 +154,12 @@ def test_served_model_knows_the_hold_out_purchases_and_the_gate_refits_the_champ
     assert row["item_id"] not in recommended
 
     # The gate scores the champion's configuration refitted on the pre-cut-off data, which has
-    # not seen the hold-out.
-    again = refit(served, train)
-    assert again.algorithm == served.algorithm and again.params == served.params
-    assert not again.known_customer(newcomers[0])
+    # not seen the hold-out: a new challenger (popularity only, so a new version) records that
+    # score as the champion's value.
+    assert not refit(served, train).known_customer(newcomers[0])
+    challenger = train_recommendation(synthetic_interactions, settings, candidates=["popularity"])
+    assert challenger.version != first.version
+    tags = registry.client(settings).get_model_version(MODEL_NAME, challenger.version).tags
+    assert tags["gate.champion_version"] == first.version
+    refitted = evaluate_recommendation(refit(served, train), train, test, exclude_bought=True)
+    assert float(tags["gate.champion_value"]) == pytest.approx(refitted[PRIMARY_METRIC], abs=1e-6)

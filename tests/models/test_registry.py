@@ -7,6 +7,7 @@ import threading
 import numpy as np
 import pandas as pd
 import pytest
+from model_data import labelled
 
 from mercato.settings import Settings
 from models import registry
@@ -17,10 +18,6 @@ from models.propensity import (
     time_split,
     train_propensity,
 )
-
-
-def _labelled(snapshots: pd.DataFrame) -> pd.DataFrame:
-    return snapshots[snapshots["horizon_complete"]].reset_index(drop=True)
 
 
 def _log_model(settings: Settings, model) -> tuple[str, str]:
@@ -35,7 +32,7 @@ def _log_model(settings: Settings, model) -> tuple[str, str]:
 def test_shuffled_label_challenger_is_not_promoted(
     settings: Settings, synthetic_snapshots: pd.DataFrame
 ) -> None:
-    data = _labelled(synthetic_snapshots)
+    data = labelled(synthetic_snapshots)
     first = train_propensity(data, settings)
     assert first.promoted and first.version == "1"
 
@@ -56,7 +53,7 @@ def test_shuffled_label_challenger_is_not_promoted(
 def test_better_challenger_is_promoted_and_rollback_restores(
     settings: Settings, synthetic_snapshots: pd.DataFrame
 ) -> None:
-    train, test = time_split(_labelled(synthetic_snapshots), 30, 30)
+    train, test = time_split(labelled(synthetic_snapshots), 30, 30)
     weak = fit_logistic(train, 1.0, features=["return_rate", "is_uk"])
     strong = fit_logistic(train, 1.0)
 
@@ -92,12 +89,10 @@ def test_better_challenger_is_promoted_and_rollback_restores(
     assert registry.champions(settings)[MODEL_NAME] == second.version
 
 
-def test_margin_blocks_a_small_win(
-    settings: Settings, synthetic_snapshots: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_margin_blocks_a_small_win(settings: Settings, synthetic_snapshots: pd.DataFrame) -> None:
     import dataclasses
 
-    train, test = time_split(_labelled(synthetic_snapshots), 30, 30)
+    train, test = time_split(labelled(synthetic_snapshots), 30, 30)
     strict = dataclasses.replace(settings, promotion_margin=0.9)
     weak = fit_logistic(train, 1.0, features=["return_rate", "is_uk"])
     uri, run_id = _log_model(strict, weak)
@@ -118,7 +113,7 @@ def test_margin_blocks_a_small_win(
 def test_ten_concurrent_registrations_get_ten_versions(
     settings: Settings, synthetic_snapshots: pd.DataFrame
 ) -> None:
-    train, _ = time_split(_labelled(synthetic_snapshots), 30, 30)
+    train, _ = time_split(labelled(synthetic_snapshots), 30, 30)
     uri, run_id = _log_model(settings, fit_logistic(train, 1.0))
     versions: list[str] = []
     errors: list[BaseException] = []
@@ -144,13 +139,16 @@ def test_training_again_on_the_same_data_reuses_the_version(
     settings: Settings, synthetic_snapshots: pd.DataFrame
 ) -> None:
     """A retried training (as after a killed Airflow try) neither duplicates nor half-writes."""
-    data = _labelled(synthetic_snapshots)
+    data = labelled(synthetic_snapshots)
     first = train_propensity(data, settings)
     again = train_propensity(data, settings)
+    # same data and seed: same metrics, and the version trained on them is reused, not gated again
+    assert again.metrics == first.metrics
     assert again.version == first.version
     assert "unchanged" in again.decision
     c = registry.client(settings)
     assert [str(v.version) for v in c.search_model_versions(f"name='{MODEL_NAME}'")] == ["1"]
+    assert registry.champion_version(settings, MODEL_NAME) == first.version
 
     # A try killed between creating the version and recording the gate decision: the retry
     # finishes that version instead of registering another.
