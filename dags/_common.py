@@ -4,9 +4,10 @@ Each task is a thin wrapper around one function of ``mercato.pipeline`` (the sam
 ``mercato`` CLI calls), so a run with or without Airflow does the same work. The stage DAGs and
 ``mercato_pipeline`` build their graphs from these tasks; no business logic lives in ``dags/``.
 
-Everything heavy (the pipeline's libraries, even the settings) is imported inside the tasks, so
-parsing a DAG file stays cheap. ``.airflowignore`` keeps Airflow from parsing this module as a
-DAG file of its own.
+Everything heavy (the pipeline's libraries) is imported inside the tasks, so parsing a DAG file
+stays cheap: at parse time this module only takes ``DBT_LAYERS`` from ``mercato.pipeline``,
+whose top level imports nothing but the standard library and ``mercato.settings``.
+``.airflowignore`` keeps Airflow from parsing this module as a DAG file of its own.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, Param, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
+
+# Cheap by design: mercato.pipeline imports only the standard library and the settings at the
+# top level; every heavy library is imported inside its stages.
+from mercato.pipeline import DBT_LAYERS
 
 if TYPE_CHECKING:
     from mercato.settings import Settings
@@ -43,9 +48,6 @@ DEFAULT_ARGS: dict[str, Any] = {
 }
 
 FAMILIES = ("segmentation", "recommendation", "propensity")
-
-#: dbt's layers in build order (``mercato.pipeline.DBT_LAYERS``), one task each.
-DBT_LAYERS = ("staging", "intermediate", "marts")
 
 # -- assets: what each stage hands to the next -------------------------------------------------
 RAW = Asset(name="mercato_raw", uri="mercato://warehouse/raw.order_lines", group="mercato")
@@ -97,19 +99,26 @@ def ingest() -> dict[str, Any]:
 
 
 @task(pool=DUCKDB_POOL, execution_timeout=timedelta(minutes=30))
-def dbt_layer(layer: str) -> dict[str, Any]:
-    """``dbt build --select <layer>``: one dbt layer's models with their tests."""
+def dbt_layer(layer: str, finish: bool = False) -> dict[str, Any]:
+    """``dbt build --select <layer>``: one dbt layer's models with their tests.
+
+    With ``finish`` it also returns the row count of every table and writes dbt's docs.
+    """
     from mercato import pipeline
 
-    return pipeline.transform(runtime_settings(), layer)
+    return pipeline.transform(runtime_settings(), layer, finish=finish)
 
 
 def dbt_layers() -> list[Any]:
     """One task per dbt layer, ``dbt_<layer>``, in build order: the caller chains them.
 
-    ``marts``, the last, also returns the row count of every table and writes dbt's docs.
+    ``marts``, the last, finishes the build: it also returns the row count of every table and
+    writes dbt's docs.
     """
-    return [dbt_layer.override(task_id=f"dbt_{layer}")(layer) for layer in DBT_LAYERS]
+    return [
+        dbt_layer.override(task_id=f"dbt_{layer}")(layer, finish=layer == DBT_LAYERS[-1])
+        for layer in DBT_LAYERS
+    ]
 
 
 @task(pool=DUCKDB_POOL, execution_timeout=timedelta(minutes=15))

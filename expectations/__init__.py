@@ -17,7 +17,8 @@ from typing import Any
 class CheckResult:
     """The outcome of one check, phrased for a person reading a report.
 
-    ``row_numbers`` are 1-based positions of failing rows among the data rows (header excluded).
+    ``row_numbers`` are 1-based positions of failing rows among the data rows (header excluded)
+    of a delivered file; only the raw gate sets them (a warehouse table has no row order).
     """
 
     name: str

@@ -47,11 +47,16 @@ def run_suite(
     suite_name: str,
     expectations: list[Any],
     frame: pd.DataFrame,
+    row_numbers: bool = False,
 ) -> list[CheckResult]:
     """Register ``suite_name`` (suite, validation definition, checkpoint) and validate ``frame``.
 
     Everything is created with ``add_or_update`` so the stores always hold the suite as written
     in code. The checkpoint's action rebuilds the Data Docs.
+
+    ``row_numbers`` fills :attr:`CheckResult.row_numbers` from the frame's index: only for a
+    frame read from a delivered file in file order (the raw gate), where index ``i`` is data row
+    ``i + 1``. A table read from the warehouse has no meaningful row order.
     """
     import great_expectations as gx
 
@@ -83,11 +88,11 @@ def run_suite(
     checks: list[CheckResult] = []
     for validation in outcome.run_results.values():
         for result in validation.results:
-            checks.append(_to_check(result, frame))
+            checks.append(_to_check(result, frame, row_numbers))
     return checks
 
 
-def _to_check(result: Any, frame: pd.DataFrame) -> CheckResult:
+def _to_check(result: Any, frame: pd.DataFrame, row_numbers: bool) -> CheckResult:
     config = result.expectation_config
     kwargs = config.kwargs
     name = config.description or f"{config.type}({kwargs.get('column', '')})"
@@ -118,7 +123,9 @@ def _to_check(result: Any, frame: pd.DataFrame) -> CheckResult:
         unexpected_percent=_round(details.get("unexpected_percent")),
         examples=examples or _observed(details),
         example_rows=example_rows,
-        row_numbers=[int(i) + 1 for i in index[:EXAMPLE_ROWS] if isinstance(i, int | np.integer)],
+        row_numbers=[int(i) + 1 for i in index[:EXAMPLE_ROWS] if isinstance(i, int | np.integer)]
+        if row_numbers
+        else [],
         error=error,
     )
 

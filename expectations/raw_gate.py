@@ -355,9 +355,17 @@ def validate_batch(
         "raw_order_lines_schema",
         schema_expectations(delivered),
         frame[delivered],
+        row_numbers=True,
     )
     if all(c.success for c in checks if c.severity == "critical"):
-        checks += run_suite(settings, context, "raw_order_lines", value_expectations(now), frame)
+        checks += run_suite(
+            settings,
+            context,
+            "raw_order_lines",
+            value_expectations(now),
+            frame,
+            row_numbers=True,
+        )
     result = GateResult(
         gate=f"raw batch {batch_id}",
         success=not any(not c.success and c.severity == "critical" for c in checks),

@@ -23,10 +23,11 @@ FAMILIES = ("segmentation", "recommendation", "propensity")
 def ingest(settings: Settings, data: Path | None = None) -> dict[str, Any]:
     """Load new batches into ``raw``: one file if given, else everything in the landing folder.
 
-    Both ways go through ``mercato.landing.ingest_file``: a given file is copied into the archive
-    (never moved), a landing file is moved there. Raises ``expectations.GateFailed`` when the raw
-    gate rejects a batch (it is then in quarantine, and the warehouse holds none of its rows); the
-    other landing files are loaded first.
+    Both ways go through ``mercato.landing.ingest_file``, which copies an accepted file into the
+    archive: a given file stays where it is, a landing file is deleted from the landing folder
+    once its rows are loaded. Raises ``expectations.GateFailed`` when the raw gate rejects a batch
+    (it is then in quarantine, and the warehouse holds none of its rows); the other landing files
+    are loaded first.
     """
     from mercato import landing
 
@@ -59,15 +60,21 @@ def ingest(settings: Settings, data: Path | None = None) -> dict[str, Any]:
 DBT_LAYERS = ("staging", "intermediate", "marts")
 
 
-def transform(settings: Settings, select: str | None = None) -> dict[str, Any]:
-    """Build the dbt models with their tests; the marts complete with row counts and docs.
+def transform(
+    settings: Settings, select: str | None = None, finish: bool | None = None
+) -> dict[str, Any]:
+    """Build the dbt models with their tests; a finishing build adds row counts and docs.
 
     Without ``select`` this is one ``dbt build`` of every layer. With a dbt selector (a layer of
     :data:`DBT_LAYERS`, or any selector dbt understands) it builds only that part. Tests are
     picked *buildable*: a test runs with the last of its models, never against a model of a
-    later layer that is not built yet, so the layers in order run each test once. Row counts and
-    dbt's docs come with the whole build and with the last layer, ``marts``. A selector that
-    matches no model raises ``ValueError`` (dbt itself succeeds doing nothing).
+    later layer that is not built yet, so the layers in order run each test once. A selector
+    that matches no model raises ``ValueError`` (dbt itself succeeds doing nothing).
+
+    ``finish`` adds the row count of every table (``row_counts``) and writes dbt's docs
+    (``docs``, the static page). It defaults to True for the whole build (no ``select``) and to
+    False for a selection; the caller that builds the last part (the ``dbt_marts`` task, which
+    builds the ``marts`` layer) passes ``finish=True``.
     """
     from mercato import warehouse
 
@@ -81,7 +88,9 @@ def transform(settings: Settings, select: str | None = None) -> dict[str, Any]:
         raise ValueError(
             f"dbt selector {select!r} matched no model; the layers are {', '.join(DBT_LAYERS)}"
         )
-    if select is None or select == DBT_LAYERS[-1]:
+    if finish is None:
+        finish = select is None
+    if finish:
         summary["row_counts"] = warehouse.table_counts(settings)
         summary["docs"] = str(warehouse.generate_docs(settings))
     return summary

@@ -16,6 +16,7 @@ from dag_helpers import (
     run_dag,
 )
 
+from mercato.pipeline import DBT_LAYERS
 from mercato.settings import Settings
 
 
@@ -54,7 +55,10 @@ def test_stage_dags_run_in_order(
     assert transform.state == "success", transform.task_states
     assert transform.task_states == dict.fromkeys((*DBT_TASKS, "validate_marts"), "success")
     built = {t: transform.results[t]["models_built"] for t in DBT_TASKS}
-    assert all(n > 0 for n in built.values()), f"a dbt layer built nothing: {built}"
+    models = settings.dbt_project_dir / "models"
+    expected = {f"dbt_{layer}": len(list((models / layer).glob("*.sql"))) for layer in DBT_LAYERS}
+    assert set(expected) == set(DBT_TASKS)
+    assert built == expected, "each dbt task builds exactly its layer's models"
     assert transform.results["dbt_marts"]["row_counts"] == first.results["dbt_marts"]["row_counts"]
 
     features = run_dag(dagbag, "mercato_features", settings)

@@ -100,6 +100,13 @@ def test_transform_shows_each_dbt_layer_as_a_task(dagbag: Any) -> None:
         assert dag.get_task(task_id).downstream_task_ids == {next_id}, task_id
     emitting = {t.task_id: {a.name for a in t.outlets} for t in dag.tasks if t.outlets}
     assert emitting == {"validate_marts": {"mercato_marts"}}
+    # only the last layer finishes the build (row counts and dbt's docs), in both DAGs that build
+    for dag_id in ("mercato_transform", "mercato_pipeline"):
+        tasks = [dagbag.dags[dag_id].get_task(t) for t in DBT_TASKS]
+        calls = [(list(t.op_args), t.op_kwargs) for t in tasks]
+        assert calls == [([layer], {"finish": layer == DBT_LAYERS[-1]}) for layer in DBT_LAYERS], (
+            dag_id
+        )
 
 
 @pytest.mark.parametrize("dag_id", DAG_IDS)

@@ -52,7 +52,7 @@ def built_home(tmp_path_factory: pytest.TempPathFactory, small_frame: pd.DataFra
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MERCATO_HOME", str(home))
         landing.ingest_file(settings, path)
-        warehouse.run_dbt(settings, ["build", "--quiet"])
+        warehouse.run_dbt(settings, ["build"])
         validate_marts(settings)
     return home
 

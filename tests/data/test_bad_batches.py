@@ -84,6 +84,16 @@ def future_dates(frame: pd.DataFrame) -> bytes:
     return _csv(bad)
 
 
+def _with_copies(frame: pd.DataFrame, share: float) -> pd.DataFrame:
+    """``frame`` plus exact copies of its first lines, ``share`` of its length."""
+    return pd.concat([frame, frame.head(int(len(frame) * share))], ignore_index=True)
+
+
+def duplicate_rows(frame: pd.DataFrame) -> bytes:
+    # a third of the lines again: about half of all lines are copies of another line
+    return _csv(_with_copies(frame, 1 / 3))
+
+
 REJECTED: list[tuple[str, Callable[[pd.DataFrame], bytes], list[str]]] = [
     ("missing_column.csv", missing_column, ["column UnitPrice is present", "missing"]),
     ("renamed_column.csv", renamed_column, ["column Quantity is present", "'Qty'"]),
@@ -100,6 +110,11 @@ REJECTED: list[tuple[str, Callable[[pd.DataFrame], bytes], list[str]]] = [
     ),
     ("negative_prices.csv", negative_prices, ["UnitPrice is not negative", "-3.75"]),
     ("future_dates.csv", future_dates, ["InvoiceDate is not in the future", "8 rows"]),
+    (
+        "duplicate_rows.csv",
+        duplicate_rows,
+        ["duplicate rate below 20%", "more than 20% of lines are exact copies of another line"],
+    ),
 ]
 
 
@@ -132,7 +147,6 @@ def _assert_rejected(
 def test_bad_batch_is_quarantined_and_warehouse_untouched(
     warehouse_settings: Settings,
     small_frame: pd.DataFrame,
-    tmp_path: Path,
     name: str,
     make: Callable[[pd.DataFrame], bytes],
     expected: list[str],
@@ -194,6 +208,27 @@ def test_extra_column_is_loaded_with_a_warning(
     after = warehouse.read_table(warehouse_settings, "raw.order_lines")
     assert len(after) == before + len(small_frame)
     assert "Discount" not in after.columns
+
+
+def test_some_duplicate_rows_load_with_a_warning(
+    warehouse_settings: Settings, small_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Between 3% and 20% of lines copied: a warning, and the batch loads as delivered."""
+    batch = _with_copies(small_frame, 0.05)
+    copied = batch.duplicated(keep=False).mean()
+    assert 0.03 < copied < 0.20, f"{copied:.1%} of lines are copies: not a warning case"
+    path = tmp_path / "some_duplicates.csv"
+    batch.to_csv(path, index=False)
+    before = warehouse.table_counts(warehouse_settings)["raw.order_lines"]
+    result = landing.ingest_file(warehouse_settings, path)
+    assert result.status == "loaded"
+    assert result.rows == len(batch)
+    duplicates = [w for w in result.warnings if w.startswith("duplicate rate below 3%")]
+    assert len(duplicates) == 1, result.warnings
+    assert "more than 3% of lines are exact copies" in duplicates[0]
+    assert not any("below 20%" in w for w in result.warnings), "the 20% check is critical"
+    after = warehouse.table_counts(warehouse_settings)["raw.order_lines"]
+    assert after == before + len(batch)
 
 
 def test_same_batch_twice_is_loaded_once(

@@ -7,10 +7,10 @@ the same models, each test once, and the same tables.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from mercato import pipeline, warehouse
@@ -33,13 +33,11 @@ def _models(settings: Settings, layer: str) -> set[str]:
     return {p.stem for p in (settings.dbt_project_dir / "models" / layer).glob("*.sql")}
 
 
-def test_layers_in_order_build_what_one_build_does(settings: Settings, tmp_path: Path) -> None:
-    from mercato.synthetic import generate_orders
-
+def test_layers_in_order_build_what_one_build_does(
+    settings: Settings, small_frame: pd.DataFrame, tmp_path: Path
+) -> None:
     batch = tmp_path / "orders.csv"
-    generate_orders(
-        n_customers=60, n_products=40, days=90, seed=11, end_date=date.today() - timedelta(days=1)
-    ).to_csv(batch, index=False)
+    small_frame.to_csv(batch, index=False)
     assert pipeline.ingest(settings, batch)["batches"][0]["status"] == "loaded"
 
     staging = pipeline.transform(settings, "staging")
@@ -52,10 +50,14 @@ def test_layers_in_order_build_what_one_build_does(settings: Settings, tmp_path:
     # warehouse it would fail here if the layer picked it up.
     intermediate = pipeline.transform(settings, "intermediate")
     assert intermediate["models_built"] == len(_models(settings, "intermediate"))
-    marts = pipeline.transform(settings, "marts")
+    assert "row_counts" not in intermediate and "docs" not in intermediate
+    # the dbt_marts task finishes the build explicitly, as the DAGs call it
+    marts = pipeline.transform(settings, "marts", finish=True)
     assert marts["models_built"] == len(_models(settings, "marts"))
     assert _relations(settings)["tables"] == _models(settings, "marts")
-    assert marts["row_counts"] == warehouse.table_counts(settings)
+    assert _models(settings, "marts") <= set(marts["row_counts"]), "a mart has no row count"
+    assert "raw.order_lines" in marts["row_counts"]
+    assert all(n > 0 for n in marts["row_counts"].values()), marts["row_counts"]
     assert Path(marts["docs"]).is_file()
 
     layered = warehouse.table_hashes(settings)
