@@ -11,23 +11,17 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
-MODELS = ("mercato_segmentation", "mercato_recommender", "mercato_propensity")
+if TYPE_CHECKING:
+    from mercato.settings import Settings
 
 
-def champions_missing() -> list[str]:
+def champions_missing(settings: Settings) -> list[str]:
     """Registered models that have no ``champion`` alias yet."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
+    from models.registry import champions
 
-    client = MlflowClient()
-    missing = []
-    for name in MODELS:
-        try:
-            client.get_model_version_by_alias(name, "champion")
-        except MlflowException:
-            missing.append(name)
-    return missing
+    return [name for name, version in champions(settings).items() if version is None]
 
 
 def main() -> int:
@@ -37,7 +31,7 @@ def main() -> int:
     apply_runtime_env(settings)
     settings.ensure_dirs()
     marker = settings.home / ".bootstrap-done"
-    missing = champions_missing()
+    missing = champions_missing(settings)
     if not missing:
         print("bootstrap: every model has a champion; nothing to do")
     elif os.environ.get("MERCATO_BOOTSTRAP_DEMO", "true").lower() not in ("1", "true", "yes"):

@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mercato.processes import free_port, session_pids, signal_group
 from mercato.settings import REPO_ROOT, TELEMETRY_OFF, Settings, get_settings
 
 ADMIN_USER = "admin"
@@ -81,13 +82,10 @@ def airflow_env(settings: Settings, port: int | None = None) -> dict[str, str]:
     port = port or port_from_env()
     base_url = f"http://{HOST}:{port}"
     env = {**TELEMETRY_OFF, **os.environ}  # telemetry off unless the caller said otherwise
+    # every task process reads the same settings (mercato.settings.get_settings())
+    env.update(settings.to_env())
     env.update(
         {
-            # every task process reads the same settings (mercato.settings.get_settings())
-            "MERCATO_HOME": str(settings.home),
-            "MERCATO_ONLINE_STORE": settings.online_store,
-            "MERCATO_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
-            "MLFLOW_TRACKING_URI": settings.tracking_uri,
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
@@ -115,15 +113,6 @@ def airflow_env(settings: Settings, port: int | None = None) -> dict[str, str]:
         }
     )
     return env
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now (the OS picks it)."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def _airflow_bin() -> str:
@@ -265,30 +254,13 @@ def _read_state(settings: Settings) -> dict[str, dict[str, int]]:
     return json.loads(_state_file(settings).read_text())
 
 
-def session_pids(sid: int) -> list[int]:
-    """Live (non-zombie) processes of session ``sid``."""
-    import psutil
-
-    pids = []
-    for proc in psutil.process_iter(["pid", "status"]):
-        try:
-            if proc.info["status"] == psutil.STATUS_ZOMBIE:
-                continue
-            if os.getsid(proc.info["pid"]) == sid:
-                pids.append(proc.info["pid"])
-        except (ProcessLookupError, PermissionError, psutil.Error):
-            continue
-    return pids
-
-
 def _signal_session(sid: int, sig: signal.Signals) -> None:
     """Signal the session's leader group, and any process of the session in another group.
 
     Task processes run in process groups of their own (Airflow's supervisor puts them there),
     and a process whose parent died is still in the session, so both are found by session id.
     """
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(sid, sig)
+    signal_group(sid, sig)
     for pid in session_pids(sid):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             if os.getpgid(pid) != sid:

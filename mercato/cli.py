@@ -130,11 +130,15 @@ def _generate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(settings: Settings, args: argparse.Namespace) -> int:
+def run_pipeline(settings: Settings, data: Path | None = None) -> dict[str, Any]:
+    """Run every stage on ``data`` (or the landing folder) and print the run's summary.
+
+    With no ``data`` and an empty landing folder, seeded synthetic orders are generated into the
+    landing folder first, so a fresh checkout has something to run on (``mercato run``, the demo).
+    """
     from mercato.pipeline import run_all
     from mercato.summary import format_summary
 
-    data = args.data
     if data is None and not any(settings.landing_dir.glob("*")):
         from mercato.synthetic import write_orders
 
@@ -142,6 +146,11 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         print(f"no data given and the landing folder is empty: generated {data}")
     summary = run_all(settings, data)
     print(format_summary(summary))
+    return summary
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    run_pipeline(settings, args.data)
     return 0
 
 
@@ -152,7 +161,9 @@ def _stage(name: str):  # type: ignore[no-untyped-def]
         if name == "ingest":
             summary = pipeline.ingest(settings, args.path)
         elif name == "transform":
-            summary = pipeline.transform(settings, args.select)
+            # the whole build, or its last layer, ends with row counts and dbt docs (as the DAG)
+            last = args.select in (None, pipeline.DBT_LAYERS[-1])
+            summary = pipeline.transform(settings, args.select, finish=last)
         elif name == "validate":
             summary = pipeline.validate_marts(settings)
         elif name == "features":

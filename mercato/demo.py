@@ -11,10 +11,8 @@ import sys
 
 import httpx
 
-from mercato.cli import quiet_libraries
-from mercato.pipeline import run_all
+from mercato.cli import quiet_libraries, run_pipeline
 from mercato.settings import apply_runtime_env, get_settings
-from mercato.summary import format_summary
 
 
 def _pick_customer(settings) -> str:  # type: ignore[no-untyped-def]
@@ -35,14 +33,7 @@ def main() -> int:
     apply_runtime_env(settings)
     quiet_libraries()
     settings.ensure_dirs()
-    data = None
-    if not any(settings.landing_dir.iterdir()):
-        from mercato.synthetic import write_orders
-
-        data = write_orders(settings.landing_dir / "synthetic_orders.parquet", seed=settings.seed)
-        print(f"generated synthetic orders: {data}")
-    summary = run_all(settings, data)
-    print(format_summary(summary))
+    run_pipeline(settings)
 
     customer = _pick_customer(settings)
     print(f"\nstarting the service on {settings.serve_host}:{settings.serve_port} ...")

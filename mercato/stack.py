@@ -29,12 +29,17 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mercato.processes import (
+    ServerStartError,
+    free_port,
+    pid_alive,
+    start_server,
+    stop_group,
+)
 from mercato.settings import MLFLOW_CLIENT_ENV, REPO_ROOT, TELEMETRY_OFF
 
 #: The script that creates Airflow's and MLflow's databases and users, in compose and here.
@@ -45,42 +50,11 @@ class StackError(RuntimeError):
     """A service of the local stack could not be started; the message holds its log tail."""
 
 
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
     """True when something accepts TCP connections on ``host:port``."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
         return sock.connect_ex((host, port)) == 0
-
-
-def pid_alive(pid: int) -> bool:
-    """True when a process with this id exists (zombies of our own children count as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(OSError):
-        status = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        return status != "Z"
-    return True
-
-
-def group_alive(pgid: int) -> bool:
-    """True when any live (non-zombie) process is left in process group ``pgid``."""
-    for stat in glob.glob("/proc/[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            fields = Path(stat).read_text().rsplit(")", 1)[1].split()
-            if fields[0] != "Z" and int(fields[2]) == pgid:
-                return True
-    return False
 
 
 def _log_tail(path: Path, lines: int = 40) -> str:
@@ -425,42 +399,30 @@ class MlflowServer:
             # Through the environment, not argv: `ps` would show the database password.
             "MLFLOW_BACKEND_STORE_URI": self.backend_store_uri,
         }
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
+        try:
+            server = start_server(
                 self.command(),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
+                env,
+                "127.0.0.1",
+                self.port,
+                self.log_path,
+                ready_path="/health",
+                timeout=timeout,
+                name="mlflow server",
                 cwd=self.base_dir,
-                start_new_session=True,
+                append_log=True,
+                poll_interval=0.5,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise StackError(
-                    f"mlflow server exited with {self.process.returncode}:\n"
-                    f"{_log_tail(self.log_path)}"
-                )
-            if _http_ok(f"{self.url}/health"):
-                return self
-            time.sleep(0.5)
-        self.stop()
-        raise StackError(f"mlflow server not healthy after {timeout}s:\n{_log_tail(self.log_path)}")
+        except ServerStartError as exc:
+            raise StackError(str(exc)) from exc
+        self.process = server.process
+        return self
 
     def stop(self) -> None:
         """SIGTERM the server's whole process group (uvicorn and its worker), SIGKILL stragglers."""
         if self.process is None:
             return
-        _stop_group(self.process, 30)
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
+        stop_group(self.process.pid, 30, process=self.process)
 
 
 def _wait_gone(pid: int, timeout: float) -> None:
@@ -471,21 +433,6 @@ def _wait_gone(pid: int, timeout: float) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
         time.sleep(0.2)
-
-
-def _stop_group(process: subprocess.Popen, timeout: float) -> None:
-    pgid = process.pid  # start_new_session=True: the child leads its own group
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while group_alive(pgid) and time.monotonic() < deadline:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=0.2)
-    if group_alive(pgid):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=10)
 
 
 # -- The whole stack ---------------------------------------------------------------------------
@@ -605,14 +552,7 @@ def _down(base_dir: Path) -> None:
     state = json.loads(state_file.read_text())
     mlflow = state.get("mlflow")
     if mlflow:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(mlflow["pgid"], signal.SIGTERM)
-        deadline = time.monotonic() + 30
-        while group_alive(mlflow["pgid"]) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if group_alive(mlflow["pgid"]):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(mlflow["pgid"], signal.SIGKILL)
+        stop_group(mlflow["pgid"], 30)
     RedisServer(base_dir / "redis", port=state["redis"]["port"]).stop()
     PostgresServer(base_dir / "postgres", port=state["postgres"]["port"]).stop()
     state_file.unlink()

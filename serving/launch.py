@@ -12,18 +12,14 @@ would hang. The log shows the failure, so the start fails at once with the log's
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
 import signal
-import socket
 import subprocess
 import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
+from mercato.processes import ServerProcess, ServerStartError, start_server
+from mercato.processes import free_port as free_port  # re-exported: tests and bench use it
 from mercato.settings import REPO_ROOT, TELEMETRY_OFF, Settings, apply_runtime_env
 
 SERVICE = "serving.service:Mercato"
@@ -37,8 +33,12 @@ FAILURE_MARKERS = (
 )
 
 
-class ServiceStartError(RuntimeError):
+class ServiceStartError(ServerStartError):
     """The service did not become ready; the message carries the end of its log."""
+
+
+#: A background server started by ``start_process``, stopped with ``stop()`` (workers included).
+ServiceProcess = ServerProcess
 
 
 def server_env(settings: Settings, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -97,99 +97,6 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
             signal.signal(signal.SIGTERM, previous)
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class ServiceProcess:
-    """A background server (``bentoml serve``, or any ``start_process``); stop it with ``stop()``
-    or use it as a context manager."""
-
-    process: subprocess.Popen
-    host: str
-    port: int
-    log_path: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def log_tail(self, lines: int = 60) -> str:
-        return "\n".join(self.log_text().splitlines()[-lines:])
-
-    def running(self) -> bool:
-        return self.process.poll() is None
-
-    def stop(self, timeout: float = 15.0) -> int | None:
-        """Stop the server and its workers; returns the arbiter's exit code.
-
-        SIGTERM lets BentoML's arbiter stop its workers gracefully. The workers run in sessions
-        of their own, so any that outlive ``timeout`` are killed one by one, by pid.
-        """
-        tree = self._tree()
-        if self.process.poll() is None:
-            _signal_group(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                _signal_group(self.process.pid, signal.SIGKILL)
-                self.process.wait(5)
-        if tree:
-            import psutil
-
-            _, alive = psutil.wait_procs(tree, timeout=3)
-            for proc in alive:
-                with contextlib.suppress(psutil.Error):
-                    proc.kill()
-        return self.process.returncode
-
-    def _tree(self) -> list:
-        """The server's child processes (workers), as ``psutil.Process`` objects."""
-        import psutil
-
-        try:
-            return psutil.Process(self.process.pid).children(recursive=True)
-        except psutil.Error:
-            return []
-
-    def __enter__(self) -> ServiceProcess:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    # the server leads its own session, so its process group id is its pid
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)
-
-
-def _first_error(log: str) -> str:
-    """The first ``SomeError: message`` line of a traceback in ``log``, or ""."""
-    match = re.search(r"^(\w+(?:\.\w+)*(?:Error|Exception): .+)$", log, re.MULTILINE)
-    return match.group(1).strip() if match else ""
-
-
 def start_background(
     settings: Settings,
     host: str | None = None,
@@ -231,45 +138,18 @@ def start_process(
 ) -> ServiceProcess:
     """Start an HTTP server in its own process group, its output in ``log_path``, and wait until
     ``GET /readyz`` answers 200 (see ``start_background`` for the errors raised)."""
-    import httpx
-
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
+    try:
+        return start_server(
             args,
+            env,
+            host,
+            port,
+            log_path,
+            ready_path="/readyz",
+            failure_markers=FAILURE_MARKERS,
+            timeout=timeout,
+            name=name,
             cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
         )
-    server = ServiceProcess(process, host, port, log_path)
-    deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=2.0) as client:
-        while True:
-            if not server.running():
-                raise ServiceStartError(
-                    f"{name} exited with code {process.returncode} before it was ready; "
-                    f"log {log_path}:\n{server.log_tail()}"
-                )
-            text = server.log_text()
-            failure = next((m for m in FAILURE_MARKERS if m in text), None)
-            if failure:
-                server.stop()
-                raise ServiceStartError(
-                    f"{name} failed to start: {_first_error(text) or failure} "
-                    f"(stopped, not retried for ever); log {log_path}:\n{server.log_tail()}"
-                )
-            try:
-                if client.get(f"{server.url}/readyz").status_code == 200:
-                    return server
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                server.stop()
-                raise ServiceStartError(
-                    f"{name} was not ready after {timeout:.0f} s; log {log_path}:\n"
-                    f"{server.log_tail()}"
-                )
-            time.sleep(0.25)
+    except ServerStartError as exc:
+        raise ServiceStartError(str(exc)) from exc

@@ -19,6 +19,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from mercato.processes import free_port
+
 #: First day of the synthetic history and the spacing of the weekly snapshots.
 ORIGIN = datetime(2023, 1, 2)
 SNAPSHOT_EVERY = timedelta(days=7)
@@ -123,17 +125,11 @@ def write_warehouse(
 # -- Redis ----------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class RedisServer:
     """A throwaway ``redis-server`` on 127.0.0.1 that a test can stop and start again."""
 
     def __init__(self, workdir: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.workdir = workdir
         self.process: subprocess.Popen[bytes] | None = None
 

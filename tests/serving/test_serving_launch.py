@@ -93,3 +93,59 @@ def test_bentoml_build_works_offline(tmp_path) -> None:
     requirements = bentos[0].parents[2] / "env" / "python" / "requirements.txt"
     assert "bentoml==" in requirements.read_text()
     assert not list(bentos[0].parents[2].rglob("requirements.lock.txt"))
+
+
+#: A server answering 200 on /readyz, with a child in its process group that ignores SIGTERM.
+STUBBORN_SERVER = """
+import http.server, subprocess, sys
+subprocess.Popen([sys.executable, "-c",
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"])
+class Ready(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if self.path == "/readyz" else 404)
+        self.end_headers()
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Ready).serve_forever()
+"""
+
+
+def test_start_process_waits_for_readyz_and_stop_leaves_nothing(tmp_path) -> None:
+    from mercato.processes import group_alive, group_pids
+    from serving.launch import free_port, start_process
+
+    port = free_port()
+    args = [sys.executable, "-c", STUBBORN_SERVER, str(port)]
+    with start_process(args, dict(os.environ), "127.0.0.1", port, tmp_path / "s.log") as server:
+        assert server.running()
+        assert len(group_pids(server.pid)) == 2  # the server and its stubborn child
+        server.stop(timeout=1)  # SIGTERM, then SIGKILL for the child that ignores it
+        assert not group_alive(server.pid)
+
+
+def test_start_process_fails_fast_on_a_failure_marker(tmp_path) -> None:
+    import time
+
+    import psutil
+
+    from serving.launch import ServiceStartError, free_port, start_process
+
+    port = free_port()
+    script = f"import time; print('Address already in use', flush=True); time.sleep(600)  # {port}"
+    started = time.monotonic()
+    with pytest.raises(ServiceStartError, match="Address already in use") as info:
+        start_process(
+            [sys.executable, "-c", script],
+            dict(os.environ),
+            "127.0.0.1",
+            port,
+            tmp_path / "s.log",
+            timeout=120,
+            name="stub",
+        )
+    assert time.monotonic() - started < 60
+    assert "stub failed to start" in str(info.value)
+    left = [
+        proc.pid
+        for proc in psutil.process_iter(["cmdline", "status"])
+        if script in (proc.info["cmdline"] or []) and proc.info["status"] != psutil.STATUS_ZOMBIE
+    ]
+    assert left == []  # stopped, not left running

@@ -9,10 +9,8 @@ creates the admin user, and the API server must refuse every unauthenticated req
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,8 +20,9 @@ import yaml
 from stack_checks import COMPOSE_FILE, compose_config, compose_implementations
 from test_stack_compose import write_env_file
 
+from mercato.processes import free_port, group_alive, start_server
 from mercato.settings import REPO_ROOT
-from mercato.stack import LocalStack, free_port, group_alive
+from mercato.stack import LocalStack
 
 #: Values that name a container or a path inside the image, replaced for a local run.
 LOCAL_KEYS = {
@@ -92,45 +91,26 @@ def airflow(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iter
         timeout=300,
     )
     assert init.returncode == 0, init.stdout[-3000:] + init.stderr[-3000:]
-    log = base / "api-server.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "airflow"), "api-server"],
-            env=full_env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
+    server = start_server(
+        [str(Path(sys.executable).parent / "airflow"), "api-server"],
+        full_env,
+        "127.0.0.1",
+        port,
+        base / "api-server.log",
+        ready_path="/api/v2/monitor/health",
+        timeout=180,
+        name="airflow api-server",
+    )
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert process.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            try:
-                if httpx.get(f"{url}/api/v2/monitor/health", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(1)
         yield {
-            "url": url,
+            "url": server.url,
             "user": secrets_["AIRFLOW_ADMIN_USER"],
             "password": secrets_["AIRFLOW_ADMIN_PASSWORD"],
             "init_log": init.stdout,
         }
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        finally:
-            if group_alive(process.pid):
-                os.killpg(process.pid, signal.SIGKILL)
-        deadline = time.monotonic() + 30
-        while group_alive(process.pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not group_alive(process.pid), "airflow api-server left a process behind"
+        server.stop(60)
+        assert not group_alive(server.pid), "airflow api-server left a process behind"
 
 
 def test_init_migrated_both_databases(stack: LocalStack, airflow: dict) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import re
 import secrets
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -49,12 +48,6 @@ def write_env_file(path: Path, skip: str | None = None) -> dict[str, str]:
     return values
 
 
-def run_config(
-    command: list[str], compose_file: Path, env_file: Path
-) -> subprocess.CompletedProcess:
-    return compose_config(command, compose_file, env_file)
-
-
 @pytest.fixture(params=IMPLEMENTATIONS or [None], ids=lambda c: Path(c[0]).name if c else "none")
 def compose(request: pytest.FixtureRequest) -> list[str]:
     if request.param is None:
@@ -67,7 +60,7 @@ def compose(request: pytest.FixtureRequest) -> list[str]:
 
 def test_compose_config_succeeds(compose: list[str], tmp_path: Path) -> None:
     values = write_env_file(tmp_path / ".env")
-    result = run_config(compose, COMPOSE_FILE, tmp_path / ".env")
+    result = compose_config(compose, COMPOSE_FILE, tmp_path / ".env")
     assert result.returncode == 0, result.stderr
     rendered = yaml.safe_load(result.stdout)
     assert set(rendered["services"]) == SERVICES
@@ -79,7 +72,7 @@ def test_compose_config_succeeds(compose: list[str], tmp_path: Path) -> None:
 
 def test_compose_refuses_to_run_without_a_secret(compose: list[str], tmp_path: Path) -> None:
     write_env_file(tmp_path / ".env", skip="POSTGRES_PASSWORD")
-    result = run_config(compose, COMPOSE_FILE, tmp_path / ".env")
+    result = compose_config(compose, COMPOSE_FILE, tmp_path / ".env")
     assert result.returncode != 0
     assert "POSTGRES_PASSWORD" in result.stderr
 
@@ -91,7 +84,7 @@ def test_compose_rejects_an_invalid_file(compose: list[str], tmp_path: Path) -> 
     path = tmp_path / "docker-compose.yml"
     path.write_text(yaml.safe_dump(broken))
     write_env_file(tmp_path / ".env")
-    result = run_config(compose, path, tmp_path / ".env")
+    result = compose_config(compose, path, tmp_path / ".env")
     assert result.returncode != 0
     assert "helthcheck" in result.stderr
 

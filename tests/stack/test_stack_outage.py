@@ -1,14 +1,14 @@
 """MLflow outage: a training call fails within its timeout with a clear message, never hangs.
 
-The client settings are ``mercato.stack.MLFLOW_CLIENT_ENV`` (the values docker-compose.yml gives
-the Airflow and BentoML containers). Two outages: the server is stopped (connection refused) and
-the server is frozen (SIGSTOP: the kernel still accepts connections, nothing ever answers, which
-is what a hung server or a dead network path looks like).
+The client settings are ``mercato.settings.MLFLOW_CLIENT_ENV`` (the values docker-compose.yml
+gives the Airflow and BentoML containers), which ``apply_runtime_env`` puts in every process of
+ours: the child running the calls gets them from there alone. Two outages: the server is stopped
+(connection refused) and the server is frozen (SIGSTOP: the kernel still accepts connections,
+nothing ever answers, which is what a hung server or a dead network path looks like).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -17,10 +17,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from mercato.stack import MLFLOW_CLIENT_ENV, LocalStack, MlflowServer, group_alive
+from mercato.processes import group_alive, signal_group
+from mercato.settings import MLFLOW_CLIENT_ENV
+from mercato.stack import LocalStack, MlflowServer
 
-# What training does first: pick its experiment, open a run, log to it.
+# What training does first: apply the runtime environment (the MLflow client limits among it),
+# pick its experiment, open a run, log to it.
 TRAINING_CALLS = """
+from mercato.settings import apply_runtime_env, get_settings
+apply_runtime_env(get_settings())
 import mlflow
 mlflow.set_experiment("mercato_outage")
 with mlflow.start_run():
@@ -40,14 +45,16 @@ def mlflow_server(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -
         yield server
     finally:
         pgid = server.process.pid
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGCONT)  # a frozen server must run again to handle SIGTERM
+        signal_group(pgid, signal.SIGCONT)  # a frozen server must run again to handle SIGTERM
         server.stop()
         assert not group_alive(pgid)
 
 
 def run_training_calls(tracking_uri: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, **MLFLOW_CLIENT_ENV, "MLFLOW_TRACKING_URI": tracking_uri}
+    """Run the calls in a child whose client limits come from ``apply_runtime_env`` alone."""
+    inherited = {*MLFLOW_CLIENT_ENV, "MLFLOW_TRACKING_URI"}
+    env = {key: value for key, value in os.environ.items() if key not in inherited}
+    env["MERCATO_MLFLOW_TRACKING_URI"] = tracking_uri
     return subprocess.run(
         [sys.executable, "-c", TRAINING_CALLS],
         env=env,

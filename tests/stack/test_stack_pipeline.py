@@ -8,17 +8,17 @@ in a child process with the environment a container would have (`mercato.stack` 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from mercato.stack import MLFLOW_CLIENT_ENV, LocalStack, MlflowServer, free_port, group_alive
+from mercato.processes import free_port, group_alive
+from mercato.stack import LocalStack, MlflowServer
+from serving.launch import start_process
 
 pytestmark = pytest.mark.slow
 API_KEY = "stack-test-key-0123456789"
@@ -46,7 +46,6 @@ def production(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> I
     env = {
         **os.environ,
         **stack.env(),
-        **MLFLOW_CLIENT_ENV,
         "MERCATO_HOME": str(base / "home"),
         "MERCATO_MLFLOW_TRACKING_URI": mlflow.url,
         "MERCATO_API_KEY": API_KEY,
@@ -62,46 +61,25 @@ def production(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> I
         )
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
         port = free_port()
-        log = base / "serve.log"
-        with open(log, "wb") as out:
-            serve = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "mercato.cli",
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                ],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 240
-        while True:
-            assert serve.poll() is None, log.read_text()[-4000:]
-            assert time.monotonic() < deadline, log.read_text()[-4000:]
-            try:
-                if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(1)
-        yield {"url": url, "mlflow": mlflow, "orders": base / "orders.csv", "log": log}
+        args = [sys.executable, "-m", "mercato.cli", "serve", "--host", "127.0.0.1"]
+        serve = start_process(
+            [*args, "--port", str(port)],
+            env,
+            "127.0.0.1",
+            port,
+            base / "serve.log",
+            timeout=240,
+            name="mercato serve",
+        )
+        yield {
+            "url": serve.url,
+            "mlflow": mlflow,
+            "orders": base / "orders.csv",
+            "log": serve.log_path,
+        }
     finally:
         if serve is not None:
-            os.killpg(serve.pid, signal.SIGTERM)
-            deadline = time.monotonic() + 60
-            while group_alive(serve.pid) and time.monotonic() < deadline:
-                time.sleep(0.2)
-            if group_alive(serve.pid):
-                os.killpg(serve.pid, signal.SIGKILL)
-            serve.wait(timeout=10)
+            serve.stop(60)
         mlflow.stop()
     assert serve is None or not group_alive(serve.pid), "bentoml left a process behind"
 
@@ -127,11 +105,25 @@ def test_models_are_registered_on_the_server_with_champions(
 
 
 def test_online_features_live_in_redis(stack: LocalStack, production: dict) -> None:
+    """Feast's Redis store keeps one hash per entity, keyed by the serialized entity key followed
+    by the project name, with a ``_ts:<feature view>`` field per view written."""
     import redis
+    from feast.infra.key_encoding_utils import serialize_entity_key
+    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+    from feast.protos.feast.types.Value_pb2 import Value
 
+    from features.config import PROJECT
+
+    customer = EntityKey(
+        join_keys=["customer_id"],
+        entity_values=[Value(string_val=known_customer(production["orders"]))],
+    )
+    key = serialize_entity_key(customer, entity_key_serialization_version=3) + PROJECT.encode()
     client = redis.Redis.from_url(stack.redis.url)
     try:
-        assert client.dbsize() > 0
+        feast_keys = list(client.scan_iter(match=b"*" + PROJECT.encode(), count=1000))
+        assert len(feast_keys) > 1, feast_keys  # customers and products, not a stray key
+        assert b"_ts:customer_rfm_stats" in client.hkeys(key)
     finally:
         client.close()
 

@@ -128,7 +128,7 @@ def test_mlflow_rejects_a_foreign_host_header(stack: LocalStack) -> None:
     assert httpx.get(f"{stack.mlflow.url}/health", headers={"Host": "x"}).status_code == 200
 
 
-def test_stack_stops_every_process_it_started(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_stack_stops_every_process_it_started() -> None:
     with local_stack() as other:
         pids = stack_pids(other)
         assert other.redis.ping()

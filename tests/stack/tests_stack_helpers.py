@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from mercato.stack import LocalStack, group_alive, pid_alive, port_open
+from mercato.processes import group_alive, pid_alive
+from mercato.stack import LocalStack, port_open
 
 
 def assert_stopped(stack: LocalStack, pids: dict[str, int]) -> None:
