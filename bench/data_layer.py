@@ -23,9 +23,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 
 from mercato.settings import real_data_path
+
+#: Fixed, so every run of the bench generates the same rows.
+END_DATE = date(2026, 6, 30)
 
 REAL_ROWS = 541_909
 
@@ -68,9 +72,13 @@ def make_synthetic(path: Path, target_rows: int) -> Path:
     from mercato.synthetic import generate_orders
 
     probe = 2_000
-    per_customer = len(generate_orders(n_customers=probe, n_products=500, days=365)) / probe
+    sample = generate_orders(n_customers=probe, n_products=500, days=365, end_date=END_DATE)
+    probe_rows = len(sample)
+    per_customer = probe_rows / probe
     n_customers = int(target_rows / per_customer)
-    frame = generate_orders(n_customers=n_customers, n_products=4_000, days=365, seed=42)
+    frame = generate_orders(
+        n_customers=n_customers, n_products=4_000, days=365, seed=42, end_date=END_DATE
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(path, index=False)
     return path

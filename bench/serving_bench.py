@@ -31,7 +31,7 @@ import random
 import statistics
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -444,7 +444,11 @@ def main(argv: list[str] | None = None) -> int:
         from mercato.synthetic import write_orders
 
         settings.ensure_dirs()
-        data = write_orders(settings.landing_dir / "synthetic_orders.parquet", seed=settings.seed)
+        data = write_orders(
+            settings.landing_dir / "synthetic_orders.parquet",
+            seed=settings.seed,
+            end_date=date.today(),
+        )
         run_all(settings, data)
     print(
         f"serving bench on {settings.home} ({args.requests} requests per measurement, "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import date
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ def main() -> int:
         print(f"bootstrap: no champion for {', '.join(missing)}; training on synthetic orders")
         orders = settings.home / "bootstrap" / "synthetic_orders.csv"
         orders.parent.mkdir(parents=True, exist_ok=True)
-        write_orders(orders)
+        write_orders(orders, end_date=date.today())
         run_all(settings, orders)
     marker.touch()
     return 0

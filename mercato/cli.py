@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--products", type=int, default=300)
     gen.add_argument("--days", type=int, default=365)
     gen.add_argument("--seed", type=int, default=None)
+    gen.add_argument(
+        "--end-date",
+        type=date.fromisoformat,
+        default=None,
+        help="day after the last order, YYYY-MM-DD (default: today)",
+    )
     gen.set_defaults(func=_generate)
 
     run = sub.add_parser("run", help="run every stage end to end")
@@ -125,6 +132,7 @@ def _generate(settings: Settings, args: argparse.Namespace) -> int:
         n_products=args.products,
         days=args.days,
         seed=settings.seed if args.seed is None else args.seed,
+        end_date=args.end_date or date.today(),
     )
     print(f"wrote {out}")
     return 0
@@ -142,7 +150,11 @@ def run_pipeline(settings: Settings, data: Path | None = None) -> dict[str, Any]
     if data is None and not any(settings.landing_dir.glob("*")):
         from mercato.synthetic import write_orders
 
-        data = write_orders(settings.landing_dir / "synthetic_orders.parquet", seed=settings.seed)
+        data = write_orders(
+            settings.landing_dir / "synthetic_orders.parquet",
+            seed=settings.seed,
+            end_date=date.today(),
+        )
         print(f"no data given and the landing folder is empty: generated {data}")
     summary = run_all(settings, data)
     print(format_summary(summary))

@@ -9,8 +9,9 @@ The data has the structure the three models need, so that they have something re
 - the defects of real data appear in realistic proportions: cancellations (``C`` invoices with
   negative quantities), guest orders without a CustomerID, exact duplicate rows, postage and
   bad-debt adjustment lines, zero and negative prices;
-- orders follow a weekly and yearly seasonality, and dates end today, so Feast's time windows
-  behave as they would on live data.
+- orders follow a weekly and yearly seasonality and end on a given day: today for the demo
+  (so Feast's time windows behave as on live data), a fixed day in tests (so nothing depends
+  on the day they run).
 """
 
 from __future__ import annotations
@@ -80,11 +81,12 @@ ARCHETYPES = [
 
 
 def generate_orders(
+    *,
+    end_date: date,
     n_customers: int = 1000,
     n_products: int = 300,
     days: int = 365,
     seed: int = 42,
-    end_date: date | None = None,
     guest_share: float = 0.04,
     cancel_share: float = 0.02,
     duplicate_share: float = 0.005,
@@ -93,12 +95,14 @@ def generate_orders(
 
     ``InvoiceDate`` is text (``YYYY-MM-DD HH:MM:SS``) and ``CustomerID`` a float with NaN for
     guests, exactly like the published Parquet file, so the ingest path is the same. The same
-    arguments always give the same rows.
+    arguments always give the same rows: ``end_date`` (the day after the last order) is
+    required so that nothing depends on the day the generator runs. Tests pass a fixed date;
+    ``mercato generate`` and the demo pass today's.
     """
     if n_customers < 1 or n_products < 10 or days < 30:
         raise ValueError("need n_customers >= 1, n_products >= 10 and days >= 30")
     rng = np.random.default_rng(seed)
-    end = datetime.combine(end_date or date.today(), datetime.min.time())
+    end = datetime.combine(end_date, datetime.min.time())
     start = end - timedelta(days=days)
 
     products = _make_products(n_products, rng)

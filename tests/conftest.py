@@ -8,11 +8,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixed_dates import END_DATE
+from needs_servers import put_servers_on_path
 
 from mercato.settings import TELEMETRY_OFF, Settings, get_settings, real_data_path
 
 # No test may reach the network: switch every tool's telemetry off before anything imports them.
 os.environ.update(TELEMETRY_OFF)
+
+put_servers_on_path()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Say at the top of the run which servers the server tests use, or why they skip."""
+    from devtools.servers import ensure, summary
+
+    return summary(ensure(install=False))
 
 
 @pytest.fixture
@@ -33,7 +44,7 @@ def small_orders(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from mercato.synthetic import write_orders
 
     path = tmp_path_factory.mktemp("orders") / "orders.parquet"
-    return write_orders(path, n_customers=300, n_products=120, days=240, seed=7)
+    return write_orders(path, n_customers=300, n_products=120, days=240, seed=7, end_date=END_DATE)
 
 
 @pytest.fixture(scope="session")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import shutil
-from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from fixed_dates import END_DATE
 
 from mercato.settings import Settings, get_settings
 
@@ -33,7 +33,7 @@ def small_frame() -> pd.DataFrame:
     """A small generated batch in the UCI schema, as the raw file has it."""
     from mercato.synthetic import generate_orders
 
-    return generate_orders(**SMALL, end_date=date.today() - timedelta(days=1))
+    return generate_orders(**SMALL, end_date=END_DATE)
 
 
 @pytest.fixture(scope="session")

@@ -4,12 +4,12 @@ column names, the mart gate, and the real dataset end to end."""
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
 import pytest
+from fixed_dates import END_DATE
 
 from expectations import GateFailed
 from mercato import landing, warehouse
@@ -32,9 +32,7 @@ def test_rerun_is_identical_and_a_later_batch_extends_the_marts(
 ) -> None:
     from mercato.synthetic import generate_orders
 
-    frame = generate_orders(
-        n_customers=50, n_products=30, days=120, seed=3, end_date=date.today() - timedelta(days=1)
-    )
+    frame = generate_orders(n_customers=50, n_products=30, days=120, seed=3, end_date=END_DATE)
     cutoff = sorted(frame["InvoiceDate"])[int(len(frame) * 0.7)]
     first, second = tmp_path / "first.csv", tmp_path / "second.parquet"
     frame[frame["InvoiceDate"] < cutoff].to_csv(first, index=False)
@@ -69,7 +67,7 @@ def test_online_retail_ii_names_need_no_option(settings: Settings, tmp_path: Pat
     from mercato import pipeline
     from mercato.synthetic import generate_orders
 
-    frame = generate_orders(n_customers=40, n_products=25, days=60, seed=5)
+    frame = generate_orders(n_customers=40, n_products=25, days=60, seed=5, end_date=END_DATE)
     ii = frame.rename(
         columns={"InvoiceNo": "Invoice", "UnitPrice": "Price", "CustomerID": "Customer ID"}
     )
@@ -92,7 +90,7 @@ def test_online_retail_ii_names_need_no_option(settings: Settings, tmp_path: Pat
 def test_any_schema_maps_through_column_map_json(settings: Settings, tmp_path: Path) -> None:
     from mercato.synthetic import generate_orders
 
-    frame = generate_orders(n_customers=20, n_products=15, days=40, seed=9)
+    frame = generate_orders(n_customers=20, n_products=15, days=40, seed=9, end_date=END_DATE)
     theirs = frame.rename(columns={"InvoiceNo": "order_id", "StockCode": "sku", "Country": "ctry"})
     path = tmp_path / "shop_export.csv"
     theirs.to_csv(path, index=False)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from fixed_dates import END_DATE
 from model_data import mart_snapshots
 
 from mercato.settings import Settings, get_settings
@@ -42,7 +43,12 @@ def synthetic_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
     root = tmp_path_factory.mktemp("synthetic-warehouse")
     orders = write_orders(
-        root / "orders.parquet", n_customers=400, n_products=150, days=365, seed=11
+        root / "orders.parquet",
+        n_customers=400,
+        n_products=150,
+        days=365,
+        seed=11,
+        end_date=END_DATE,
     )
     value = dataclasses.replace(get_settings(), home=root / "home", mlflow_tracking_uri="")
     value.ensure_dirs()

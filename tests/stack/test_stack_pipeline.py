@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fixed_dates import END_DATE
 
 from mercato.processes import free_port, group_alive
 from mercato.stack import LocalStack, MlflowServer
@@ -26,14 +27,18 @@ MODELS = ("mercato_segmentation", "mercato_recommender", "mercato_propensity")
 
 RUN_PIPELINE = """
 import sys
+from datetime import date
 from pathlib import Path
 from mercato.pipeline import run_all
 from mercato.settings import apply_runtime_env, get_settings
 from mercato.synthetic import write_orders
 
+END_DATE = date.fromisoformat(sys.argv[2])
 settings = get_settings()
 apply_runtime_env(settings)
-data = write_orders(Path(sys.argv[1]), n_customers=300, n_products=120, days=240, seed=7)
+data = write_orders(
+    Path(sys.argv[1]), n_customers=300, n_products=120, days=240, seed=7, end_date=END_DATE
+)
 run_all(settings, data)
 """
 
@@ -53,7 +58,7 @@ def production(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> I
     serve = None
     try:
         run = subprocess.run(
-            [sys.executable, "-c", RUN_PIPELINE, str(base / "orders.csv")],
+            [sys.executable, "-c", RUN_PIPELINE, str(base / "orders.csv"), END_DATE.isoformat()],
             env=env,
             capture_output=True,
             text=True,
