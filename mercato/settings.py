@@ -62,6 +62,9 @@ class Settings:
     snapshot_every_days: int = 7
     holdout_days: int = 30
     promotion_margin: float = 0.0
+    gate_confidence: float = 0.95
+    gate_bootstrap_samples: int = 1000
+    gate_max_champion_drop: float = 0.5
     feature_max_age_hours: float = 72.0
     serve_host: str = "127.0.0.1"
     serve_port: int = 3000
@@ -157,6 +160,9 @@ class Settings:
             "MERCATO_SNAPSHOT_EVERY_DAYS": str(self.snapshot_every_days),
             "MERCATO_HOLDOUT_DAYS": str(self.holdout_days),
             "MERCATO_PROMOTION_MARGIN": str(self.promotion_margin),
+            "MERCATO_GATE_CONFIDENCE": str(self.gate_confidence),
+            "MERCATO_GATE_BOOTSTRAP_SAMPLES": str(self.gate_bootstrap_samples),
+            "MERCATO_GATE_MAX_CHAMPION_DROP": str(self.gate_max_champion_drop),
             "MERCATO_FEATURE_MAX_AGE_HOURS": str(self.feature_max_age_hours),
             "MERCATO_SERVE_HOST": self.serve_host,
             "MERCATO_SERVE_PORT": str(self.serve_port),
@@ -194,6 +200,9 @@ def get_settings() -> Settings:
         snapshot_every_days=int(_env("MERCATO_SNAPSHOT_EVERY_DAYS", "7")),
         holdout_days=int(_env("MERCATO_HOLDOUT_DAYS", "30")),
         promotion_margin=float(_env("MERCATO_PROMOTION_MARGIN", "0.0")),
+        gate_confidence=float(_env("MERCATO_GATE_CONFIDENCE", "0.95")),
+        gate_bootstrap_samples=int(_env("MERCATO_GATE_BOOTSTRAP_SAMPLES", "1000")),
+        gate_max_champion_drop=float(_env("MERCATO_GATE_MAX_CHAMPION_DROP", "0.5")),
         feature_max_age_hours=float(_env("MERCATO_FEATURE_MAX_AGE_HOURS", "72")),
         serve_host=_env("MERCATO_SERVE_HOST", "127.0.0.1"),
         serve_port=int(_env("MERCATO_SERVE_PORT", "3000")),

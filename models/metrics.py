@@ -82,6 +82,30 @@ def catalog_coverage(
     return len(items) / catalog_size
 
 
+def topk_per_user(
+    recommendations: Mapping[Hashable, Sequence[Hashable]],
+    relevant: Mapping[Hashable, Iterable[Hashable]],
+    k: int,
+) -> tuple[list[Hashable], dict[str, np.ndarray]]:
+    """(users with a relevant item, in ``relevant``'s order; precision/recall/NDCG/MAP@k each).
+
+    The per-user values are what :func:`evaluate_topk` averages and what the promotion gate
+    resamples; users without a recommendation list score zero.
+    """
+    users = [u for u, items in relevant.items() if len(set(items)) > 0]
+    if not users:
+        raise ValueError("no user has a relevant item: nothing to evaluate")
+    values = {name: np.zeros(len(users)) for name in ("precision", "recall", "ndcg", "map")}
+    for i, user in enumerate(users):
+        recs = list(recommendations.get(user, ()))
+        rel = set(relevant[user])
+        values["precision"][i] = precision_at_k(recs, rel, k)
+        values["recall"][i] = recall_at_k(recs, rel, k)
+        values["ndcg"][i] = ndcg_at_k(recs, rel, k)
+        values["map"][i] = average_precision_at_k(recs, rel, k)
+    return users, values
+
+
 def evaluate_topk(
     recommendations: Mapping[Hashable, Sequence[Hashable]],
     relevant: Mapping[Hashable, Iterable[Hashable]],
@@ -93,20 +117,9 @@ def evaluate_topk(
     Users in ``relevant`` without a recommendation list score zero; coverage counts the lists
     of the evaluated users only. Keys are ``precision@k`` etc. with k written out.
     """
-    users = [u for u, items in relevant.items() if len(set(items)) > 0]
-    if not users:
-        raise ValueError("no user has a relevant item: nothing to evaluate")
-    sums = {"precision": 0.0, "recall": 0.0, "ndcg": 0.0, "map": 0.0}
-    lists = []
-    for user in users:
-        recs = list(recommendations.get(user, ()))
-        rel = set(relevant[user])
-        lists.append(recs)
-        sums["precision"] += precision_at_k(recs, rel, k)
-        sums["recall"] += recall_at_k(recs, rel, k)
-        sums["ndcg"] += ndcg_at_k(recs, rel, k)
-        sums["map"] += average_precision_at_k(recs, rel, k)
-    out = {f"{name}_at_{k}": value / len(users) for name, value in sums.items()}
+    users, values = topk_per_user(recommendations, relevant, k)
+    out = {f"{name}_at_{k}": float(v.mean()) for name, v in values.items()}
+    lists = [list(recommendations.get(user, ())) for user in users]
     out[f"coverage_at_{k}"] = catalog_coverage(lists, catalog_size, k)
     out["n_users"] = float(len(users))
     return out

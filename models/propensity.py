@@ -24,6 +24,7 @@ import pandas as pd
 
 from features import CUSTOMER_FEATURES as FEATURES
 from mercato.settings import Settings, get_settings
+from models.gate import Evidence, Policy, auc_evidence
 from models.tracking import single_openmp_thread
 
 if TYPE_CHECKING:
@@ -42,6 +43,8 @@ LOG_FEATURES = [
 ]
 C_GRID = (0.0001, 0.001, 0.01, 0.1, 1.0, 10.0)
 PRIMARY_METRIC = "roc_auc"
+#: Below this ROC-AUC a model ranks customers barely better than a coin: never served.
+MINIMUM_ROC_AUC = 0.55
 
 
 @dataclass(frozen=True)
@@ -240,6 +243,19 @@ def evaluate_propensity(model: Any, df: pd.DataFrame) -> dict[str, float]:
     return probability_metrics(df["label"].to_numpy(), p, score)
 
 
+def propensity_evidence(model: Any, df: pd.DataFrame) -> Evidence:
+    """The gate's view of a model on ``df``: its metrics and ROC-AUC per bootstrap weight."""
+    p = model.predict_proba_many(_features(df, model.feature_names))
+    score = model.score(df) if hasattr(model, "score") else p
+    metrics = probability_metrics(df["label"].to_numpy(), p, score)
+    return auc_evidence(metrics, df["label"].to_numpy(), score)
+
+
+def gate_policy(settings: Settings) -> Policy:
+    """ROC-AUC, higher is better, at least :data:`MINIMUM_ROC_AUC`; chance is 0.5."""
+    return Policy.from_settings(settings, PRIMARY_METRIC, minimum=MINIMUM_ROC_AUC, chance=0.5)
+
+
 def sliced_metrics(model: Any, df: pd.DataFrame) -> dict[str, dict[str, float]]:
     """Metrics per country group (``is_uk`` 1 = "uk", 0 = "non_uk") to surface bias."""
     out = {}
@@ -319,6 +335,7 @@ def train_propensity(
     comparison = {name: evaluate_propensity(m, test) for name, m in contenders.items()}
     slices = {name: sliced_metrics(m, test) for name, m in contenders.items()}
     metrics = {k: v for k, v in comparison["logistic"].items() if k not in ("n",)}
+    evidence = propensity_evidence(model, test)
 
     with tracking.start_run(settings, EXPERIMENT, f"propensity-C{c:g}") as run:
         tracking.log_provenance(settings, df, FEATURE_SERVICE)
@@ -370,9 +387,9 @@ def train_propensity(
         MODEL_NAME,
         info.model_uri,
         run_id,
-        challenger_metrics=metrics,
-        primary_metric=PRIMARY_METRIC,
-        evaluate=lambda m: evaluate_propensity(m, test),
+        challenger=evidence,
+        evidence=lambda m: propensity_evidence(m, test),
+        policy=gate_policy(settings),
         floor=comparison["recency_heuristic"].get("roc_auc"),
         tags={
             "C": c,

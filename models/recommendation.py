@@ -21,6 +21,7 @@ them by :func:`build_recommendation_data`, and the bench reads outside files in 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +31,8 @@ import numpy as np
 import pandas as pd
 
 from mercato.settings import Settings, get_settings
-from models.metrics import evaluate_topk
+from models.gate import Evidence, Policy, mean_evidence
+from models.metrics import evaluate_topk, topk_per_user
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -41,6 +43,8 @@ MODEL_NAME = "mercato_recommender"
 EXPERIMENT = "mercato_recommendation"
 COLUMNS = ("user_id", "item_id", "rating", "timestamp")
 PRIMARY_METRIC = "ndcg_at_10"
+#: The least NDCG@10 worth serving; the popularity floor is the real bar (it must be beaten).
+MINIMUM_NDCG = 0.01
 
 #: Default hyper-parameters per candidate (chosen on the real data, see bench/recsys_compare.py).
 #: ``halflife_days`` weights a customer's history by how long ago each item was last bought
@@ -283,6 +287,19 @@ def refit(model: Any, train: pd.DataFrame) -> RecommenderModel:
 
 
 # -- evaluation ------------------------------------------------------------------------------
+def _holdout_lists(
+    model: Any, train: pd.DataFrame, test: pd.DataFrame, k: int, exclude_bought: bool
+) -> tuple[dict[str, set[str]], dict[str, list[str]]]:
+    """(hold-out truth, the model's top-k list for every user in it)."""
+    truth = holdout_truth(train, test, exclude_bought)
+    users = sorted(truth)
+    if hasattr(model, "recommend_batch"):
+        lists = model.recommend_batch(users, k=k, exclude_bought=exclude_bought)
+    else:
+        lists = [[i for i, _ in model.recommend(u, k, exclude_bought)] for u in users]
+    return truth, dict(zip(users, lists, strict=True))
+
+
 def evaluate_recommendation(
     model: Any,
     train: pd.DataFrame,
@@ -295,15 +312,23 @@ def evaluate_recommendation(
     The truth and the catalogue come from the data, not from the model, so a champion trained
     on other data is judged on exactly the same hold-out as the challenger.
     """
-    truth = holdout_truth(train, test, exclude_bought)
-    users = sorted(truth)
-    if hasattr(model, "recommend_batch"):
-        lists = model.recommend_batch(users, k=k, exclude_bought=exclude_bought)
-    else:
-        lists = [[i for i, _ in model.recommend(u, k, exclude_bought)] for u in users]
-    recs = dict(zip(users, lists, strict=True))
-    catalog = train["item_id"].nunique()
-    return evaluate_topk(recs, truth, k, catalog)
+    truth, recs = _holdout_lists(model, train, test, k, exclude_bought)
+    return evaluate_topk(recs, truth, k, train["item_id"].nunique())
+
+
+def recommendation_evidence(
+    model: Any, train: pd.DataFrame, test: pd.DataFrame, k: int = 10
+) -> Evidence:
+    """The gate's view of a model: bought-excluded metrics and NDCG@k per hold-out user."""
+    truth, recs = _holdout_lists(model, train, test, k, exclude_bought=True)
+    metrics = evaluate_topk(recs, truth, k, train["item_id"].nunique())
+    _, per_user = topk_per_user(recs, truth, k)
+    return mean_evidence(metrics, per_user["ndcg"])
+
+
+def gate_policy(settings: Settings, k: int = 10) -> Policy:
+    """NDCG@k, higher is better, at least :data:`MINIMUM_NDCG`; a random list scores ~0."""
+    return Policy.from_settings(settings, f"ndcg_at_{k}", minimum=MINIMUM_NDCG, chance=0.0)
 
 
 def compare_candidates(
@@ -377,6 +402,9 @@ def train_recommendation(
     floor = next((r.excluded[f"ndcg_at_{k}"] for r in results if r.name == "popularity"), None)
     metrics = {key: float(v) for key, v in best.excluded.items()}
     metrics.update({f"{key}_incl_bought": float(v) for key, v in best.included.items()})
+    evidence = dataclasses.replace(
+        recommendation_evidence(models[best.name], train, test, k), metrics=metrics
+    )
 
     with tracking.start_run(settings, EXPERIMENT, f"recommender-{best.name}") as run:
         tracking.log_provenance(settings, interactions, feature_service="none (fct_order_lines)")
@@ -415,11 +443,9 @@ def train_recommendation(
         MODEL_NAME,
         info.model_uri,
         run_id,
-        challenger_metrics=metrics,
-        primary_metric=PRIMARY_METRIC,
-        evaluate=lambda m: evaluate_recommendation(
-            refit(m, train), train, test, k, exclude_bought=True
-        ),
+        challenger=evidence,
+        evidence=lambda m: recommendation_evidence(refit(m, train), train, test, k),
+        policy=gate_policy(settings, k),
         floor=floor,
         tags={"algorithm": best.name, "data_version": tracking.data_version(interactions)},
     )

@@ -1,10 +1,11 @@
 """MLflow model registry: register a version, gate it against the champion, promote, roll back.
 
 Versions move only through aliases (``challenger``, ``champion``), never stages. Every new
-version gets ``challenger``; :func:`register_and_gate` compares it with the current ``champion``
-on the same hold-out (the caller passes a function that scores any model on that hold-out) and
-moves ``champion`` only when the challenger wins by ``settings.promotion_margin``. The decision,
-the metric deltas and the time are written as version tags, so the registry explains itself.
+version gets ``challenger``; :func:`register_and_gate` scores the current ``champion`` on the
+same hold-out units (the caller passes a function that scores any model there) and lets the
+rule of ``models.gate`` decide: ``champion`` moves only on evidence, a paired-bootstrap interval
+of the improvement above ``settings.promotion_margin``. The decision, the interval, the metric
+deltas and the time are written as version tags, so the registry explains itself.
 
 Training is idempotent: a version carries a ``mercato.training_key`` tag (model name, data
 version, parameters, settings that shape the model, the models' code and its hold-out metrics).
@@ -31,6 +32,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mercato.settings import Settings
+from models.gate import Evidence, GateError, Policy, decide
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -58,6 +60,10 @@ class GateDecision:
     deltas: dict[str, float] = dataclasses.field(default_factory=dict)
     decided_at: str = ""
     reused: bool = False
+    #: paired-bootstrap interval of (challenger - champion), in the metric's direction
+    interval: tuple[float, float] | None = None
+    #: the champion collapsed on the new hold-out: the data, not the model, look wrong
+    broken_data: bool = False
 
 
 def training_key(
@@ -90,13 +96,8 @@ def training_key(
 
 
 def _version_with_key(c: MlflowClient, name: str, key: str) -> Any | None:
-    """The newest version of ``name`` trained with ``key``, if any."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        versions = c.search_model_versions(f"name='{name}'")
-    except MlflowException:
-        return None
+    """The newest version of ``name`` trained with ``key``, if any (errors are raised)."""
+    versions = c.search_model_versions(f"name='{name}'")
     matching = [v for v in versions if v.tags.get(TRAINING_KEY_TAG) == key]
     return max(matching, key=lambda v: int(v.version)) if matching else None
 
@@ -107,9 +108,10 @@ DECISION_TAG = "gate.decision"
 _DELTA_PREFIX = "gate.delta."
 
 
-def _decision_tags(decision: GateDecision, margin: float) -> dict[str, str]:
+def _decision_tags(decision: GateDecision, policy: Policy) -> dict[str, str]:
     """The version tags that record ``decision`` (read back by :func:`_decision_from_tags`)."""
     champion_value = decision.champion_value
+    interval = decision.interval
     return {
         DECISION_TAG: decision.decision,
         "gate.reason": decision.reason,
@@ -117,7 +119,13 @@ def _decision_tags(decision: GateDecision, margin: float) -> dict[str, str]:
         "gate.challenger_value": f"{decision.challenger_value:.6f}",
         "gate.champion_value": "" if champion_value is None else f"{champion_value:.6f}",
         "gate.champion_version": decision.champion_version or "",
-        "gate.margin": str(margin),
+        "gate.margin": str(policy.margin),
+        "gate.minimum": "" if policy.minimum is None else str(policy.minimum),
+        "gate.interval_low": "" if interval is None else f"{interval[0]:+.6f}",
+        "gate.interval_high": "" if interval is None else f"{interval[1]:+.6f}",
+        "gate.confidence": str(policy.confidence),
+        "gate.bootstrap_samples": str(policy.samples),
+        "gate.broken_data": str(decision.broken_data).lower(),
         "gate.decided_at": decision.decided_at,
         **{f"{_DELTA_PREFIX}{k}": f"{v:+.6f}" for k, v in decision.deltas.items()},
     }
@@ -126,6 +134,7 @@ def _decision_tags(decision: GateDecision, margin: float) -> dict[str, str]:
 def _decision_from_tags(name: str, version: str, tags: Mapping[str, str]) -> GateDecision:
     """The decision that :func:`_decision_tags` recorded on a version."""
     champion_value = tags.get("gate.champion_value") or None
+    low, high = tags.get("gate.interval_low"), tags.get("gate.interval_high")
     return GateDecision(
         name=name,
         version=version,
@@ -142,6 +151,8 @@ def _decision_from_tags(name: str, version: str, tags: Mapping[str, str]) -> Gat
             if k.startswith(_DELTA_PREFIX)
         },
         decided_at=tags.get("gate.decided_at", ""),
+        interval=(float(low), float(high)) if low and high else None,
+        broken_data=tags.get("gate.broken_data") == "true",
     )
 
 
@@ -158,9 +169,16 @@ def _recorded_decision(name: str, mv: Any) -> GateDecision:
 
 
 def client(settings: Settings) -> MlflowClient:
-    """An MLflow client on ``settings.tracking_uri`` (also made the process default)."""
+    """An MLflow client on ``settings.tracking_uri`` (also made the process default).
+
+    The client limits of ``mercato.settings.MLFLOW_CLIENT_ENV`` apply to every caller, so an
+    unreachable server fails a call in seconds, not after MLflow's four minutes of retries.
+    """
     import mlflow
 
+    from mercato.settings import apply_runtime_env
+
+    apply_runtime_env()
     settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_registry_uri(settings.tracking_uri)
@@ -230,15 +248,31 @@ def register(
     return str(mv.version)
 
 
+def _is_absent(exc: Exception) -> bool:
+    """True when MLflow says the model or the alias does not exist (not an outage)."""
+    code = str(getattr(exc, "error_code", ""))
+    text = str(exc).lower()
+    return code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE") and (
+        "not found" in text or "does not exist" in text
+    )
+
+
 def champion_version(settings: Settings, name: str) -> str | None:
-    """The version that alias ``champion`` points to, or ``None``."""
+    """The version that alias ``champion`` points to, or ``None`` when there is none.
+
+    Only "no such model" and "no such alias" mean no champion; any other error (the tracking
+    server unreachable or timing out, a broken database) is raised, because treating an outage
+    as "no champion" would let any challenger through.
+    """
     from mlflow.exceptions import MlflowException
 
     c = client(settings)
     try:
         return str(c.get_model_version_by_alias(name, CHAMPION).version)
-    except MlflowException:
-        return None
+    except MlflowException as exc:
+        if _is_absent(exc):
+            return None
+        raise
 
 
 def load_version(settings: Settings, name: str, version: str) -> Any:
@@ -325,85 +359,121 @@ def register_and_gate(
     name: str,
     model_uri: str,
     run_id: str | None,
-    challenger_metrics: Mapping[str, float],
-    primary_metric: str,
-    evaluate: Callable[[Any], Mapping[str, float]],
-    higher_is_better: bool = True,
+    challenger: Evidence,
+    evidence: Callable[[Any], Evidence],
+    policy: Policy,
     floor: float | None = None,
     tags: Mapping[str, Any] | None = None,
 ) -> GateDecision:
-    """Register ``model_uri`` as a challenger and promote it only if it beats the champion.
+    """Register ``model_uri`` as a challenger and promote it only on evidence that it is better.
 
-    ``evaluate(model)`` scores an unwrapped model on the challenger's hold-out and returns the
-    same metric names as ``challenger_metrics``; it is applied to the current champion so both
-    are judged on identical data. ``floor`` is a baseline (e.g. popularity) the challenger must
-    beat by the margin even when there is no champion yet.
+    ``challenger`` is the new model's evidence on the hold-out; ``evidence(model)`` scores any
+    unwrapped model on the *same* hold-out units, and is applied to the current champion so the
+    two can be compared pair by pair (``models.gate`` holds the rule). ``floor`` is a baseline
+    (e.g. popularity) the challenger must beat by the margin even when there is no champion.
+
+    Raises :class:`models.gate.GateError` when the champion cannot be read or scored (an MLflow
+    outage, a failed artifact download): the challenger keeps its alias, ``champion`` does not
+    move, and a retry with the same training finishes the decision.
     """
-    margin = settings.promotion_margin
-    c = client(settings)
-    key = training_key(settings, name, tags, challenger_metrics)
+    metrics = {k: float(v) for k, v in challenger.metrics.items()}
+    key = training_key(settings, name, tags, metrics)
     # One lock from the key lookup to the decision: a concurrent try with the same key either
     # finds the decision recorded or waits, so a version is never gated twice.
     with _model_lock(settings, name):
-        existing = _version_with_key(c, name, key)
-        if existing is not None and DECISION_TAG in existing.tags:
-            return _recorded_decision(name, existing)
-        if existing is not None:
-            version = str(existing.version)
-            _retry(lambda: c.set_registered_model_alias(name, CHALLENGER, version))
-        else:
-            version = register(
-                settings, name, model_uri, run_id, {**(tags or {}), TRAINING_KEY_TAG: key}
+        try:
+            return _gate_locked(
+                settings, name, model_uri, run_id, challenger, evidence, policy, floor, tags, key
             )
-        sign = 1.0 if higher_is_better else -1.0
-        value = float(challenger_metrics[primary_metric])
-        champ_version = champion_version(settings, name)
-        champ_metrics: dict[str, float] = {}
-        failure = ""
-        if champ_version is not None:
-            try:
-                champ_metrics = {
-                    k: float(v)
-                    for k, v in evaluate(load_version(settings, name, champ_version)).items()
-                }
-            except Exception as exc:  # noqa: BLE001 - a champion that cannot be scored loses
-                failure = f"champion v{champ_version} could not be evaluated: {exc!r}"[:400]
-        champ_value = champ_metrics.get(primary_metric)
-        deltas = {
-            k: float(challenger_metrics[k]) - v
-            for k, v in champ_metrics.items()
-            if k in challenger_metrics
-        }
-        if floor is not None and sign * (value - floor) <= margin:
-            promoted, reason = (
-                False,
-                f"{primary_metric}={value:.4f} does not beat floor {floor:.4f}",
-            )
-        elif champ_version is None:
-            promoted, reason = True, "no champion yet"
-        elif champ_value is None:
-            promoted, reason = True, failure or "champion lacks the metric"
-        elif sign * (value - champ_value) > margin:
-            promoted = True
-            reason = f"{primary_metric} {value:.4f} vs champion {champ_value:.4f} (margin {margin})"
-        else:
-            promoted = False
-            reason = f"{primary_metric} {value:.4f} vs champion {champ_value:.4f} (margin {margin})"
-        decision = GateDecision(
-            name=name,
-            version=version,
-            promoted=promoted,
-            decision="promoted" if promoted else "rejected",
-            reason=reason,
-            metric=primary_metric,
-            challenger_value=value,
-            champion_value=champ_value,
-            champion_version=champ_version,
-            deltas=deltas,
-            decided_at=_now(),
+        except GateError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any registry failure stops the decision
+            raise GateError(
+                f"{name}: the model registry at {settings.tracking_uri} failed during the gate "
+                f"({type(exc).__name__}: {str(exc)[:300]}); the champion was not changed. "
+                "Retry once the registry answers: the retry finishes this training's version."
+            ) from exc
+
+
+def _gate_locked(
+    settings: Settings,
+    name: str,
+    model_uri: str,
+    run_id: str | None,
+    challenger: Evidence,
+    evidence: Callable[[Any], Evidence],
+    policy: Policy,
+    floor: float | None,
+    tags: Mapping[str, Any] | None,
+    key: str,
+) -> GateDecision:
+    """:func:`register_and_gate`'s work, under its lock."""
+    c = client(settings)
+    metrics = {k: float(v) for k, v in challenger.metrics.items()}
+    existing = _version_with_key(c, name, key)
+    if existing is not None and DECISION_TAG in existing.tags:
+        return _recorded_decision(name, existing)
+    if existing is not None:
+        version = str(existing.version)
+        _retry(lambda: c.set_registered_model_alias(name, CHALLENGER, version))
+    else:
+        version = register(
+            settings, name, model_uri, run_id, {**(tags or {}), TRAINING_KEY_TAG: key}
         )
-        for tag, val in _decision_tags(decision, margin).items():
-            _retry(lambda tag=tag, val=val: c.set_model_version_tag(name, version, tag, val))
-        if promoted:
-            _retry(lambda: _set_champion(c, name, version))
+    champ_version, champ_evidence, recorded = _champion_evidence(settings, c, name, evidence)
+    verdict = decide(policy, challenger, champ_evidence, recorded, champ_version, floor=floor)
+    champ_metrics = dict(champ_evidence.metrics) if champ_evidence else {}
+    decision = GateDecision(
+        name=name,
+        version=version,
+        promoted=verdict.promoted,
+        decision="promoted" if verdict.promoted else "rejected",
+        reason=verdict.reason,
+        metric=policy.metric,
+        challenger_value=challenger.value(),
+        champion_value=verdict.champion_value,
+        champion_version=champ_version,
+        deltas={k: metrics[k] - float(v) for k, v in champ_metrics.items() if k in metrics},
+        decided_at=_now(),
+        interval=(verdict.comparison.low, verdict.comparison.high) if verdict.comparison else None,
+        broken_data=verdict.broken_data,
+    )
+    for tag, val in _decision_tags(decision, policy).items():
+        _retry(lambda tag=tag, val=val: c.set_model_version_tag(name, version, tag, val))
+    if verdict.promoted:
+        _retry(lambda: _set_champion(c, name, version))
     return decision
+
+
+def _champion_evidence(
+    settings: Settings, c: MlflowClient, name: str, evidence: Callable[[Any], Evidence]
+) -> tuple[str | None, Evidence | None, float | None]:
+    """(champion version, its evidence on the new hold-out, the value recorded at its gate).
+
+    Any failure to read, load or score the champion raises :class:`GateError`.
+    """
+    try:
+        version = champion_version(settings, name)
+        if version is None:
+            return None, None, None
+        recorded_tag = c.get_model_version(name, version).tags.get("gate.challenger_value", "")
+        model = load_version(settings, name, version)
+    except Exception as exc:  # noqa: BLE001 - every way of not reading the champion is an outage
+        raise GateError(
+            f"{name}: could not read the champion from the registry at {settings.tracking_uri} "
+            f"({type(exc).__name__}: {str(exc)[:300]}); nothing was promoted and the champion "
+            "keeps serving. Retry once the registry answers."
+        ) from exc
+    try:
+        scored = evidence(model)
+    except Exception as exc:  # noqa: BLE001 - a champion that cannot be scored is not a loser
+        raise GateError(
+            f"{name}: champion v{version} could not be scored on the new hold-out "
+            f"({type(exc).__name__}: {str(exc)[:300]}); nothing was promoted. Promote a version "
+            "by hand (mercato promote) or fix the error and train again."
+        ) from exc
+    try:
+        recorded = float(recorded_tag) if recorded_tag else None
+    except ValueError:
+        recorded = None
+    return version, scored, recorded

@@ -14,6 +14,7 @@ assign those customers and both labelings are scored by silhouette in the challe
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from mercato.settings import Settings, get_settings
+from models.gate import Evidence, Policy, mean_evidence
 from models.tracking import single_openmp_thread
 
 if TYPE_CHECKING:
@@ -34,6 +36,8 @@ CLUSTER_FEATURES = ["recency_days", "frequency", "monetary"]
 LOG_FEATURES = ["recency_days", "frequency", "monetary"]
 K_RANGE = range(3, 9)
 PRIMARY_METRIC = "silhouette"
+#: Below this silhouette the segments are not separated enough to name them.
+MINIMUM_SILHOUETTE = 0.1
 #: Matched centroids farther apart than this (in standard deviations) get a new id instead.
 MAX_MATCH_DISTANCE = 1.0
 
@@ -213,6 +217,37 @@ def fit_segmentation(
 
 
 # -- evaluation ------------------------------------------------------------------------------
+#: Silhouette is computed on at most this many customers (it is quadratic in their number).
+SILHOUETTE_SAMPLE = 4000
+
+
+def _silhouettes(
+    model: Any, df: pd.DataFrame, space: SegmentationModel | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(per-customer silhouettes of a seeded sample, all labels, ``df`` in ``space``)."""
+    from sklearn.metrics import silhouette_samples
+
+    space = space or model
+    labels = model.assign_many(df[model.feature_names].astype(float).fillna(0.0).to_numpy())
+    z = space.transform(_raw(df))
+    sample = np.random.RandomState(0).permutation(len(z))[: min(len(z), SILHOUETTE_SAMPLE)]
+    if len(np.unique(labels[sample])) < 2:
+        return np.full(len(sample), -1.0), labels, z
+    return silhouette_samples(z[sample], labels[sample]), labels, z
+
+
+def _segmentation_metrics(silhouettes: np.ndarray, labels: np.ndarray, z: np.ndarray) -> dict:
+    from sklearn.metrics import davies_bouldin_score
+
+    if len(np.unique(labels)) < 2:
+        return {"silhouette": -1.0, "davies_bouldin": float("inf"), "n_segments": 1.0}
+    return {
+        "silhouette": float(silhouettes.mean()),
+        "davies_bouldin": float(davies_bouldin_score(z, labels)),
+        "n_segments": float(len(np.unique(labels))),
+    }
+
+
 def evaluate_segmentation(
     model: Any, df: pd.DataFrame, space: SegmentationModel | None = None
 ) -> dict[str, float]:
@@ -221,20 +256,20 @@ def evaluate_segmentation(
     ``space`` defaults to the model itself; the gate passes the challenger so champion and
     challenger are scored in one space.
     """
-    from sklearn.metrics import davies_bouldin_score, silhouette_score
+    return _segmentation_metrics(*_silhouettes(model, df, space))
 
-    space = space or model
-    labels = model.assign_many(df[model.feature_names].astype(float).fillna(0.0).to_numpy())
-    z = space.transform(_raw(df))
-    if len(np.unique(labels)) < 2:
-        return {"silhouette": -1.0, "davies_bouldin": float("inf"), "n_segments": 1.0}
-    return {
-        "silhouette": float(
-            silhouette_score(z, labels, sample_size=min(len(z), 4000), random_state=0)
-        ),
-        "davies_bouldin": float(davies_bouldin_score(z, labels)),
-        "n_segments": float(len(np.unique(labels))),
-    }
+
+def segmentation_evidence(
+    model: Any, df: pd.DataFrame, space: SegmentationModel | None = None
+) -> Evidence:
+    """The gate's view of a model: its metrics and the silhouette of each sampled customer."""
+    silhouettes, labels, z = _silhouettes(model, df, space)
+    return mean_evidence(_segmentation_metrics(silhouettes, labels, z), silhouettes)
+
+
+def gate_policy(settings: Settings) -> Policy:
+    """Silhouette, higher is better, at least :data:`MINIMUM_SILHOUETTE` (0 is no structure)."""
+    return Policy.from_settings(settings, PRIMARY_METRIC, minimum=MINIMUM_SILHOUETTE, chance=0.0)
 
 
 def bootstrap_stability(
@@ -319,7 +354,8 @@ def train_segmentation(
     fit_df, hold_df = df[~hold].reset_index(drop=True), df[hold].reset_index(drop=True)
     model, curve = fit_segmentation(fit_df, settings.seed, k_range, reference)
     k = len(model.segment_ids)
-    metrics = evaluate_segmentation(model, hold_df)
+    evidence = segmentation_evidence(model, hold_df)
+    metrics = dict(evidence.metrics)
     train_metrics = evaluate_segmentation(model, fit_df)
     metrics.update(
         {
@@ -365,9 +401,9 @@ def train_segmentation(
         MODEL_NAME,
         info.model_uri,
         run_id,
-        challenger_metrics=metrics,
-        primary_metric=PRIMARY_METRIC,
-        evaluate=lambda m: evaluate_segmentation(m, hold_df, space=model),
+        challenger=dataclasses.replace(evidence, metrics=metrics),
+        evidence=lambda m: segmentation_evidence(m, hold_df, space=model),
+        policy=gate_policy(settings),
         tags={"k": k, "data_version": tracking.data_version(df)},
     )
     return SegmentationResult(

@@ -11,10 +11,11 @@ from model_data import labelled
 
 from mercato.settings import Settings
 from models import registry
+from models.gate import Policy
 from models.propensity import (
     MODEL_NAME,
-    evaluate_propensity,
     fit_logistic,
+    propensity_evidence,
     time_split,
     train_propensity,
 )
@@ -64,9 +65,9 @@ def test_better_challenger_is_promoted_and_rollback_restores(
             MODEL_NAME,
             uri,
             run_id,
-            challenger_metrics=evaluate_propensity(model, test),
-            primary_metric="roc_auc",
-            evaluate=lambda m: evaluate_propensity(m, test),
+            challenger=propensity_evidence(model, test),
+            evidence=lambda m: propensity_evidence(m, test),
+            policy=Policy.from_settings(settings, "roc_auc"),
         )
 
     first = gate(weak)
@@ -103,9 +104,9 @@ def test_margin_blocks_a_small_win(settings: Settings, synthetic_snapshots: pd.D
         MODEL_NAME,
         uri,
         run_id,
-        challenger_metrics=evaluate_propensity(fit_logistic(train, 1.0), test),
-        primary_metric="roc_auc",
-        evaluate=lambda m: evaluate_propensity(m, test),
+        challenger=propensity_evidence(fit_logistic(train, 1.0), test),
+        evidence=lambda m: propensity_evidence(m, test),
+        policy=Policy.from_settings(strict, "roc_auc"),
     )
     assert decision.deltas["roc_auc"] > 0 and not decision.promoted
 
@@ -154,9 +155,9 @@ def test_training_again_on_the_same_data_reuses_the_version(
     # finishes that version instead of registering another.
     train, test = time_split(data, 30, 30)
     model = fit_logistic(train, 1.0, features=["recency_days", "frequency"])
-    metrics = evaluate_propensity(model, test)
+    challenger = propensity_evidence(model, test)
     uri, run_id = _log_model(settings, model)
-    key = registry.training_key(settings, MODEL_NAME, {"try": "killed"}, metrics)
+    key = registry.training_key(settings, MODEL_NAME, {"try": "killed"}, challenger.metrics)
     orphan = registry.register(
         settings, MODEL_NAME, uri, run_id, {"try": "killed", registry.TRAINING_KEY_TAG: key}
     )
@@ -166,9 +167,9 @@ def test_training_again_on_the_same_data_reuses_the_version(
         MODEL_NAME,
         uri,
         run_id,
-        challenger_metrics=metrics,
-        primary_metric="roc_auc",
-        evaluate=lambda m: evaluate_propensity(m, test),
+        challenger=challenger,
+        evidence=lambda m: propensity_evidence(m, test),
+        policy=Policy.from_settings(settings, "roc_auc"),
         tags={"try": "killed"},
     )
     assert decision.version == orphan and not decision.reused
