@@ -16,7 +16,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export SCARF_ANALYTICS := false
 
-.PHONY: install demo test lint format airflow airflow-stop serve bench clean
+.PHONY: install demo test test-random audit lint format airflow airflow-stop serve bench clean
 
 install: .venv/.installed
 
@@ -32,7 +32,15 @@ demo: install  ## install, generate data, run every stage, serve and show answer
 	$(PY) -m mercato.demo
 
 test: install  ## install and run the whole test suite
+	$(PY) -m devtools.servers ensure
 	$(PY) -m pytest
+
+test-random: install  ## the whole suite in a random order (SEED=N to repeat one)
+	$(PY) -m devtools.servers ensure
+	$(PY) -m pytest -p randomly -p no:cacheprovider $(if $(SEED),--randomly-seed=$(SEED))
+
+audit: install  ## check every locked version against the offline advisory snapshot
+	$(PY) -m devtools.audit_lock
 
 lint: install
 	.venv/bin/ruff check .

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from feature_data import Marts, RedisServer, make_marts, write_warehouse
+from needs_servers import require_servers
 
 from mercato.settings import Settings, apply_runtime_env, get_settings
 
@@ -35,8 +35,7 @@ def warehouse(home: Path, marts: Marts) -> Settings:
 
 
 def _redis_server(workdir: Path) -> Iterator[RedisServer]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server not installed (apt-get install -y redis-server); CI installs it")
+    require_servers()
     server = RedisServer(workdir)
     server.start()
     try:

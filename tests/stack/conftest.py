@@ -11,26 +11,10 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
+from needs_servers import require_servers
 from tests_stack_helpers import assert_stopped, stack_pids
 
 from mercato.stack import LocalStack, start_stack
-
-
-def require_servers() -> None:
-    """Fail (not skip) with the install command when a server or driver is missing."""
-    missing = [cmd for cmd in ("redis-server",) if shutil.which(cmd) is None]
-    try:
-        from mercato.stack import _pg_bindir
-
-        _pg_bindir()
-    except Exception:
-        missing.append("postgresql")
-    try:
-        import psycopg2  # noqa: F401
-    except ImportError:
-        missing.append("psycopg2-binary (Python)")
-    if missing:
-        pytest.fail(f"stack tests need: {', '.join(missing)} (see docs/production.md)")
 
 
 @pytest.fixture(scope="session")

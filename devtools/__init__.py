@@ -1,0 +1,1 @@
+"""Tooling for developers and CI: local servers, audits, fuzzing. Not shipped."""
