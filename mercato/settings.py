@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mercato.names import parse_extras
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 #: Environment that switches every tool's telemetry off. Applied by ``apply_runtime_env``.
@@ -42,6 +44,19 @@ def _env(name: str, default: str) -> str:
     return value if value not in (None, "") else default
 
 
+def _number(name: str, default: float) -> float:
+    """A numeric variable; a value that is not a number is an error naming the variable."""
+    raw = _env(name, str(default))
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+
+
+def _join(extras: dict[str, str]) -> str:
+    return ",".join(f"{name}={module}" for name, module in extras.items())
+
+
 def real_data_path() -> Path:
     """The real UCI Online Retail file: env ``MERCATO_REAL_DATA``, else the shared copy beside
     the checkout. Read when asked for, like ``get_settings()``."""
@@ -69,7 +84,17 @@ class Settings:
     serve_host: str = "127.0.0.1"
     serve_port: int = 3000
     api_key: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
+    #: seconds between the service's checks of the ``champion`` alias (0: never)
+    model_poll_seconds: float = 30.0
+    #: larger request bodies get 413
+    max_body_bytes: int = 1 << 20
+    #: the service's own Prometheus request metrics on ``/metrics``
+    serving_metrics: bool = True
+    #: where ``make airflow`` serves Airflow's UI and API
+    airflow_port: int = 8080
+    #: model families and raw sources beyond Mercato's own: name -> module
+    extra_families: dict[str, str] = field(default_factory=dict)
+    extra_sources: dict[str, str] = field(default_factory=dict)
 
     # -- folders ------------------------------------------------------------------------------
     @property
@@ -167,6 +192,12 @@ class Settings:
             "MERCATO_SERVE_HOST": self.serve_host,
             "MERCATO_SERVE_PORT": str(self.serve_port),
             "MERCATO_API_KEY": self.api_key,
+            "MERCATO_MODEL_POLL_SECONDS": str(self.model_poll_seconds),
+            "MERCATO_MAX_BODY_BYTES": str(self.max_body_bytes),
+            "MERCATO_SERVING_METRICS": "1" if self.serving_metrics else "0",
+            "MERCATO_AIRFLOW_PORT": str(self.airflow_port),
+            "MERCATO_EXTRA_FAMILIES": _join(self.extra_families),
+            "MERCATO_EXTRA_SOURCES": _join(self.extra_sources),
             "MLFLOW_TRACKING_URI": self.tracking_uri,
         }
 
@@ -207,6 +238,13 @@ def get_settings() -> Settings:
         serve_host=_env("MERCATO_SERVE_HOST", "127.0.0.1"),
         serve_port=int(_env("MERCATO_SERVE_PORT", "3000")),
         api_key=_env("MERCATO_API_KEY", ""),
+        model_poll_seconds=_number("MERCATO_MODEL_POLL_SECONDS", 30.0),
+        max_body_bytes=int(_number("MERCATO_MAX_BODY_BYTES", float(1 << 20))),
+        serving_metrics=_env("MERCATO_SERVING_METRICS", "1").strip().lower()
+        not in ("0", "false", "no", "off"),
+        airflow_port=int(_env("MERCATO_AIRFLOW_PORT", "8080")),
+        extra_families=parse_extras(_env("MERCATO_EXTRA_FAMILIES", ""), "MERCATO_EXTRA_FAMILIES"),
+        extra_sources=parse_extras(_env("MERCATO_EXTRA_SOURCES", ""), "MERCATO_EXTRA_SOURCES"),
     )
 
 
