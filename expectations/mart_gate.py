@@ -4,22 +4,25 @@ One suite per mart, named after it. dbt's own data tests already hold keys and r
 these suites add what dbt does not: distributions (non-negative monetary, recency within the
 data's span, a label rate that leaves both classes), and a row count that may not drop by more
 than :data:`MAX_ROW_DROP` since the last run that passed (marts grow with every batch; a shrink
-means lost data). Tables are read read-only from DuckDB into pandas (see ``expectations.context``).
+means lost data). Suites run on pandas frames (see ``expectations.context``).
 
-A critical failure writes the failing rows and a report to ``quarantine/marts-<time>/`` and
-raises :class:`expectations.GateFailed`.
+:func:`check_marts` is a pure check; the ``validate`` stage (``pipeline.stages``) reads the
+marts, keeps the row counts of passing runs, and on a critical failure writes the failing rows
+and a report to ``quarantine/marts-<time>/`` and raises :class:`expectations.GateFailed`.
 """
 
 from __future__ import annotations
 
-import json
 import math
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
-from expectations import GateFailed, GateResult
+from expectations import GateResult
 from mercato.settings import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MART_TABLES = [
     "fct_order_lines",
@@ -33,7 +36,6 @@ MART_TABLES = [
 
 #: A mart may shrink by at most this fraction between two validated runs.
 MAX_ROW_DROP = 0.10
-ROW_COUNTS_FILE = "mart_row_counts.json"
 
 
 def mart_expectations(table: str, previous_rows: int | None, now: datetime) -> list[Any]:
@@ -219,71 +221,33 @@ def mart_expectations(table: str, previous_rows: int | None, now: datetime) -> l
     return checks
 
 
-def validate_marts(
-    settings: Settings, raise_on_failure: bool = True, now: datetime | None = None
+def check_marts(
+    frames: Mapping[str, pd.DataFrame],
+    previous_counts: Mapping[str, int],
+    settings: Settings,
+    now: datetime | None = None,
 ) -> GateResult:
-    """Validate every mart; on a critical failure quarantine the failing rows and raise."""
+    """Validate every mart in ``frames`` against its suite: a pure check, frames in, result out.
+
+    ``previous_counts`` are the row counts of the last run that passed (the row-count check
+    compares against them). The caller keeps those counts and writes the report on failure.
+    """
     from expectations.context import data_docs_index, get_context, run_suite
-    from mercato.warehouse import read_table
 
     now = now or datetime.now()
-    previous = _previous_counts(settings)
     context = get_context(settings)
     checks = []
-    counts: dict[str, int] = {}
     for table in MART_TABLES:
-        frame = read_table(settings, table)
-        counts[table] = len(frame)
-        table_checks = run_suite(
-            settings, context, table, mart_expectations(table, previous.get(table), now), frame
-        )
+        frame = frames[table]
+        expectations = mart_expectations(table, previous_counts.get(table), now)
+        table_checks = run_suite(settings, context, table, expectations, frame)
         for check in table_checks:
             check.name = f"{table}: {check.name}"
         checks += table_checks
-    result = GateResult(
+    return GateResult(
         gate="marts",
         success=not any(not c.success and c.severity == "critical" for c in checks),
         checks=checks,
-        rows=sum(counts.values()),
+        rows=sum(len(frames[t]) for t in MART_TABLES),
         data_docs=str(data_docs_index(settings)),
     )
-    if result.success:
-        _save_counts(settings, counts)
-        return result
-    folder = _quarantine_report(settings, result)
-    result.report_path = str(folder / "report.md")
-    if raise_on_failure:
-        raise GateFailed(result.failure_message(), result)
-    return result
-
-
-def _counts_path(settings: Settings) -> Path:
-    return settings.gx_dir / ROW_COUNTS_FILE
-
-
-def _previous_counts(settings: Settings) -> dict[str, int]:
-    path = _counts_path(settings)
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def _save_counts(settings: Settings, counts: dict[str, int]) -> None:
-    settings.gx_dir.mkdir(parents=True, exist_ok=True)
-    _counts_path(settings).write_text(json.dumps(counts, indent=2, sort_keys=True))
-
-
-def _quarantine_report(settings: Settings, result: GateResult) -> Path:
-    """Failing example rows and a readable report; the marts themselves stay where they are."""
-    folder = settings.quarantine_dir / f"marts-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"
-    folder.mkdir(parents=True, exist_ok=True)
-    lines = ["# Mart gate failed", "", "Downstream stages must not read these marts.", ""]
-    for check in result.failures:
-        lines += [f"## {check.name}", "", check.message(), ""]
-        if check.example_rows:
-            lines += [f"- {json.dumps(row, default=str)}" for row in check.example_rows] + [""]
-    if result.warnings:
-        lines += ["## Warnings", ""] + [f"- {w}" for w in result.warnings] + [""]
-    (folder / "report.md").write_text("\n".join(lines))
-    (folder / "report.json").write_text(
-        json.dumps([vars(c) for c in result.checks], indent=2, default=str)
-    )
-    return folder

@@ -64,7 +64,7 @@ def export_sources(settings: Settings) -> dict[str, int]:
     casts every column to the type the feature views declare and stamps ``snapshot_at`` as UTC.
     Each file is replaced atomically, so a concurrent reader sees the old or the new export.
     """
-    import duckdb
+    from warehouse import reader
 
     if not settings.warehouse_path.is_file():
         raise FileNotFoundError(
@@ -72,7 +72,7 @@ def export_sources(settings: Settings) -> dict[str, int]:
         )
     settings.feast_data_dir.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+    with reader.connect(settings) as con:
         _check_marts(con, settings)
         for view_name, (mart, key, columns) in EXPORTS.items():
             select = ",\n".join(

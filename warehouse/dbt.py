@@ -1,4 +1,4 @@
-"""The DuckDB warehouse: run dbt in-process, and read tables read-only for the later stages.
+"""Run dbt in-process against the DuckDB warehouse, one layer or the whole project.
 
 dbt runs through ``dbtRunner().invoke()`` with every path passed explicitly (project and profiles
 from the repo, target and logs below ``MERCATO_HOME``) and the warehouse path handed to
@@ -8,7 +8,6 @@ the file lock is released when dbt returns.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -18,8 +17,10 @@ from typing import Any
 
 from mercato.settings import Settings
 
-#: Schemas that hold data tables: what landing writes and what dbt builds.
-DATA_SCHEMAS = ("raw", "main")
+#: dbt's layers (folders under ``dbt_project/models/``) in build order. Built one by one they
+#: run exactly the models and tests of one whole ``dbt build`` (the raw sources' tests belong to
+#: ``staging``, where they are declared); ``mercato_transform`` shows each as its own task.
+DBT_LAYERS = ("staging", "intermediate", "marts")
 
 #: dbt sub-commands that accept --vars and --target-path.
 _PROJECT_COMMANDS = {
@@ -129,82 +130,3 @@ def generate_docs(settings: Settings) -> Path:
     """Build dbt's documentation site into the data folder; returns the static page."""
     run_dbt(settings, ["docs", "generate", "--static"])
     return settings.dbt_target_dir / "static_index.html"
-
-
-# -- reading -------------------------------------------------------------------------------------
-
-
-def _connect(settings: Settings) -> Any:
-    import duckdb
-
-    if not settings.warehouse_path.exists():
-        raise FileNotFoundError(f"no warehouse at {settings.warehouse_path}: run ingest first")
-    return duckdb.connect(str(settings.warehouse_path), read_only=True)
-
-
-def list_tables(settings: Settings) -> list[str]:
-    """Every data table (not view) as ``schema.name``; marts are in ``main``."""
-    with _connect(settings) as con:
-        rows = con.execute(
-            "select schema_name, table_name from duckdb_tables() "
-            "where database_name = current_database() and schema_name in ('raw', 'main') "
-            "order by schema_name desc, table_name"
-        ).fetchall()
-    return [f"{schema}.{name}" for schema, name in rows]
-
-
-def table_counts(settings: Settings) -> dict[str, int]:
-    """Row count of every data table (``raw.*`` and every mart), opened read-only."""
-    tables = list_tables(settings)
-    with _connect(settings) as con:
-        return {
-            _short(t): con.execute(f"select count(*) from {_quoted(t)}").fetchone()[0]
-            for t in tables
-        }
-
-
-def table_hashes(settings: Settings) -> dict[str, str]:
-    """An order-independent fingerprint of every data table: schema, row count and contents.
-
-    Two warehouses with the same rows (in any order) and the same column types give the same
-    hashes; any changed, added or removed row changes it.
-    """
-    tables = list_tables(settings)
-    hashes: dict[str, str] = {}
-    with _connect(settings) as con:
-        for table in tables:
-            columns = con.execute(f"describe {_quoted(table)}").fetchall()
-            count, total, mixed = con.execute(
-                f"select count(*), coalesce(sum(hash(t)::hugeint), 0), "
-                f"coalesce(bit_xor(hash(t)), 0) from {_quoted(table)} as t"
-            ).fetchone()
-            signature = json.dumps([[c[0], c[1]] for c in columns]) + f"|{count}|{total}|{mixed}"
-            hashes[_short(table)] = hashlib.sha256(signature.encode()).hexdigest()
-    return hashes
-
-
-def read_table(settings: Settings, name: str, columns: list[str] | None = None) -> Any:
-    """A table as a pandas DataFrame, read-only. ``name`` is a mart or ``raw.<table>``."""
-    tables = {_short(t): t for t in list_tables(settings)}
-    if name not in tables:
-        known = ", ".join(sorted(tables))
-        raise KeyError(f"no table {name!r} in the warehouse (tables: {known})")
-    select = "*"
-    if columns:
-        for column in columns:
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", column):
-                raise ValueError(f"not a column name: {column!r}")
-        select = ", ".join(f'"{c}"' for c in columns)
-    with _connect(settings) as con:
-        return con.execute(f"select {select} from {_quoted(tables[name])}").fetchdf()
-
-
-def _short(table: str) -> str:
-    """Marts by bare name (``dim_customers``), raw tables qualified (``raw.order_lines``)."""
-    schema, name = table.split(".", 1)
-    return name if schema == "main" else table
-
-
-def _quoted(table: str) -> str:
-    schema, name = table.split(".", 1)
-    return f'"{schema}"."{name}"'

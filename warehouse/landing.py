@@ -1,79 +1,55 @@
-"""Landing: turn a delivered file into a batch of ``raw.order_lines``, or refuse it loudly.
+"""Landing: turn a delivered file into a batch of its source's raw table, or refuse it loudly.
 
-For each file (CSV or Parquet):
+For each file (CSV or Parquet), whatever its source:
 
-1. the batch id is the first 16 hex digits of the file's sha256, so the same file delivered twice
-   is the same batch and is loaded once (the second delivery returns status ``"duplicate"``);
-2. the file is read and its columns mapped onto the UCI Online Retail names
-   (:data:`COLUMN_ALIASES` knows those and the Online Retail II names ``Invoice``, ``Price``,
-   ``Customer ID``; any other schema is mapped with a ``column_map.json`` in the data folder,
-   e.g. ``{"order_id": "InvoiceNo", "sku": "StockCode", "ts": "InvoiceDate"}``);
-3. the raw GX gate validates it (``expectations.raw_gate``);
+1. the batch id is derived from the file's content (the first 16 hex digits of its sha256),
+   so the same file delivered twice is the same batch and is loaded once (the second delivery
+   returns status ``"duplicate"``);
+2. the file is read, its source recognised by its columns (``warehouse.sources.recognise``;
+   or named by the caller) and its columns mapped onto the source's names (the source's
+   aliases, or a ``column_map.json`` in the data folder, e.g. ``{"sku": "StockCode"}``);
+3. the source parses it and its raw gate (``expectations.raw_gate``, a pure check) validates it;
 4. a rejected batch is copied byte for byte to ``quarantine/<batch_id>/`` beside a readable
-   ``report.md`` (each failed check and example rows) and ``GateFailed`` is raised; the warehouse
-   is not opened for writing;
+   ``report.md`` (each failed check and example rows) and ``GateFailed`` is raised; the
+   warehouse is not opened for writing. A file that matches no source is refused the same way,
+   with the columns each source expects;
 5. an accepted batch is archived to ``archive/<batch_id>/`` (original bytes) and appended to
-   ``raw.order_lines`` with ``raw.batches`` in one transaction.
+   the source's raw table with its ``raw.batches`` row in one transaction.
 
-Files waiting in the landing folder are removed from it once archived or quarantined; a file given
-by path elsewhere is only copied.
+Files waiting in the landing folder are removed from it once archived or quarantined; a file
+given by path elsewhere is only copied.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
+from expectations import GateFailed, GateResult
 from mercato.settings import Settings
+from warehouse.sources import Source, UnknownSource, content_id, get_source, recognise
 
 SUFFIXES = (".csv", ".parquet", ".pq")
 COLUMN_MAP_FILE = "column_map.json"
 
-#: Accepted spellings, compared lower-case with everything but letters and digits removed.
-COLUMN_ALIASES: dict[str, str] = {
-    "invoiceno": "InvoiceNo",
-    "invoice": "InvoiceNo",
-    "invoicenumber": "InvoiceNo",
-    "stockcode": "StockCode",
-    "description": "Description",
-    "quantity": "Quantity",
-    "invoicedate": "InvoiceDate",
-    "unitprice": "UnitPrice",
-    "price": "UnitPrice",
-    "customerid": "CustomerID",
-    "country": "Country",
-}
-
-RAW_DDL = """
+BATCHES_DDL = """
 create schema if not exists raw;
-create table if not exists raw.order_lines (
-    InvoiceNo varchar,
-    StockCode varchar,
-    Description varchar,
-    Quantity bigint,
-    InvoiceDate timestamp,
-    UnitPrice double,
-    CustomerID varchar,
-    Country varchar,
-    batch_id varchar,
-    loaded_at timestamp
-);
 create table if not exists raw.batches (
     batch_id varchar primary key,
     source_file varchar,
     sha256 varchar,
     row_count bigint,
     loaded_at timestamp,
-    status varchar
+    status varchar,
+    source varchar
 );
+alter table raw.batches add column if not exists source varchar;
 """
 
 
@@ -86,6 +62,7 @@ class IngestResult:
     rows: int
     status: str  # "loaded" or "duplicate"
     warnings: list[str] = field(default_factory=list)
+    source: str = ""
 
 
 class UnreadableBatch(Exception):
@@ -103,8 +80,6 @@ def ingest_landing(settings: Settings) -> list[IngestResult]:
     raised after the last file, naming each rejected file with its failed checks and each loaded
     one, so the run still stops before the marts are built.
     """
-    from expectations import GateFailed
-
     if not settings.landing_dir.is_dir():
         return []
     files = sorted(
@@ -129,18 +104,50 @@ def ingest_landing(settings: Settings) -> list[IngestResult]:
 
 
 def ingest_file(
-    settings: Settings, path: Path, column_map: dict[str, str] | None = None
+    settings: Settings,
+    path: Path,
+    column_map: dict[str, str] | None = None,
+    source: str | None = None,
 ) -> IngestResult:
-    """Validate, archive and load one file; see the module docstring for the steps."""
-    from expectations import GateFailed
-    from expectations.raw_gate import parse_columns, readable_failure, validate_batch
+    """Validate, archive and load one file; see the module docstring for the steps.
+
+    ``source`` names the file's source; by default it is recognised by the file's columns.
+    """
+    from expectations.raw_gate import readable_failure, validate_batch
 
     path = Path(path).expanduser().resolve()
     data = path.read_bytes()
     sha256 = hashlib.sha256(data).hexdigest()
-    batch_id = sha256[:16]
     in_landing = path.parent == settings.landing_dir.resolve()
+    column_map = column_map or _column_map_file(settings)
 
+    def refuse(check: str, description: str, error: str, batch_id: str, kind: str) -> GateFailed:
+        result = GateResult(
+            gate=f"raw batch {batch_id}",
+            success=False,
+            checks=[readable_failure(check, description, error)],
+        )
+        _quarantine(settings, path, batch_id, kind, result, in_landing)
+        return GateFailed(result.failure_message(), result)
+
+    # The source first, from the header alone: a duplicate delivery is then found unread.
+    try:
+        kind = get_source(source, settings) if source else None
+        if kind is None:
+            kind = recognise(read_columns(path, data), settings, column_map)
+    except UnreadableBatch as err:
+        raise refuse(
+            "file is readable", "the file cannot be read", str(err), content_id(data), "unknown"
+        ) from err
+    except UnknownSource as err:
+        raise refuse(
+            "file matches a source",
+            "no source has these columns",
+            str(err),
+            content_id(data),
+            "unknown",
+        ) from err
+    batch_id = kind.batch_id(data)
     if _already_loaded(settings, batch_id):
         if in_landing:
             path.unlink()
@@ -150,39 +157,36 @@ def ingest_file(
             rows=0,
             status="duplicate",
             warnings=[f"{path.name} was already loaded as batch {batch_id}; nothing changed"],
+            source=kind.name,
         )
-
     try:
-        frame = map_columns(read_batch(path, data), column_map or _column_map_file(settings))
+        raw = read_batch(path, data)
     except UnreadableBatch as err:
-        from expectations import GateResult
-
-        result = GateResult(
-            gate=f"raw batch {batch_id}",
-            success=False,
-            checks=[readable_failure("file is readable", "the file cannot be read", str(err))],
-        )
-        _quarantine(settings, path, batch_id, result, None, in_landing)
-        raise GateFailed(result.failure_message(), result) from err
-
-    parsed = parse_columns(frame)
-    result = validate_batch(parsed, settings, batch_id)
+        raise refuse(
+            "file is readable", "the file cannot be read", str(err), batch_id, kind.name
+        ) from err
+    frame = kind.map_columns(raw, column_map)
+    delivered = [str(c) for c in frame.columns]
+    parsed = kind.parse(frame)
+    result = validate_batch(parsed, kind.suites(delivered, None), settings, batch_id, delivered)
     if not result.success:
-        _quarantine(settings, path, batch_id, result, parsed, in_landing)
+        _quarantine(settings, path, batch_id, kind.name, result, in_landing)
         raise GateFailed(result.failure_message(), result)
 
     # Copied, not moved: the landing file leaves only once its rows are loaded.
     _keep(path, settings.archive_dir / batch_id, in_landing=False)
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
-    rows = _load(settings, _typed(parsed, batch_id, loaded_at), path, sha256, batch_id, loaded_at)
+    rows = kind.to_rows(parsed).assign(batch_id=batch_id, loaded_at=pd.Timestamp(loaded_at))
+    count = _load(settings, kind, rows, path, sha256, batch_id, loaded_at)
     if in_landing:
         path.unlink()
     return IngestResult(
         batch_id=batch_id,
         source_file=str(path),
-        rows=rows,
+        rows=count,
         status="loaded",
         warnings=result.warnings,
+        source=kind.name,
     )
 
 
@@ -227,6 +231,33 @@ def read_batch(path: Path, data: bytes | None = None) -> pd.DataFrame:
         raise UnreadableBatch(f"{path.name} is not a well-formed CSV file: {err}") from err
 
 
+def read_columns(path: Path, data: bytes | None = None) -> list[str]:
+    """The column names of a CSV header or a Parquet schema, without reading the rows."""
+    import io
+
+    data = path.read_bytes() if data is None else data
+    if not data.strip():
+        raise UnreadableBatch(f"{path.name} is empty (0 data bytes)")
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        try:
+            return list(pq.read_schema(io.BytesIO(data)).names)
+        except Exception as err:  # pyarrow raises several types for broken files
+            raise UnreadableBatch(f"{path.name} is not a readable Parquet file: {err}") from err
+    if suffix != ".csv":
+        raise UnreadableBatch(f"{path.name}: unsupported file type {suffix!r} (CSV or Parquet)")
+    import csv
+
+    first = data.split(b"\n", 1)[0]
+    try:
+        header = first.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return read_batch(path, data).columns.tolist()  # names the bad byte and its line
+    return next(csv.reader([header.rstrip("\r")]), [])
+
+
 def _check_not_truncated(path: Path, text: str) -> None:
     """A file cut off mid-line (no final newline, fewer fields than the header) is refused."""
     import csv
@@ -248,21 +279,6 @@ def _check_not_truncated(path: Path, text: str) -> None:
         )
 
 
-def map_columns(frame: pd.DataFrame, column_map: dict[str, str] | None = None) -> pd.DataFrame:
-    """Rename columns to the UCI names: an explicit map first, then the known aliases."""
-    explicit = column_map or {}
-    renames: dict[str, str] = {}
-    for column in frame.columns:
-        name = str(column)
-        if name in explicit:
-            renames[column] = explicit[name]
-            continue
-        key = re.sub(r"[^a-z0-9]", "", name.lower())
-        if key in COLUMN_ALIASES:
-            renames[column] = COLUMN_ALIASES[key]
-    return frame.rename(columns=renames)
-
-
 def _column_map_file(settings: Settings) -> dict[str, str] | None:
     path = settings.home / COLUMN_MAP_FILE
     if not path.is_file():
@@ -274,29 +290,6 @@ def _column_map_file(settings: Settings) -> dict[str, str] | None:
 
 
 # -- loading ------------------------------------------------------------------------------------
-
-
-def _typed(parsed: pd.DataFrame, batch_id: str, loaded_at: datetime) -> pd.DataFrame:
-    """The batch in ``raw.order_lines`` types (validated values only, as delivered otherwise)."""
-
-    def text(column: str) -> pd.Series:
-        values = parsed[column]
-        return values.where(values.isna(), values.astype(str)).astype(object)
-
-    return pd.DataFrame(
-        {
-            "InvoiceNo": text("InvoiceNo"),
-            "StockCode": text("StockCode"),
-            "Description": text("Description"),
-            "Quantity": parsed["quantity_value"].astype("int64"),
-            "InvoiceDate": parsed["invoiced_at"],
-            "UnitPrice": parsed["unit_price_value"].astype("float64"),
-            "CustomerID": parsed["customer_id_text"],
-            "Country": text("Country"),
-            "batch_id": batch_id,
-            "loaded_at": pd.Timestamp(loaded_at),
-        }
-    )
 
 
 def _already_loaded(settings: Settings, batch_id: str) -> bool:
@@ -319,25 +312,28 @@ def _already_loaded(settings: Settings, batch_id: str) -> bool:
 
 def _load(
     settings: Settings,
-    typed: pd.DataFrame,
+    source: Source,
+    rows: pd.DataFrame,
     path: Path,
     sha256: str,
     batch_id: str,
     loaded_at: datetime,
 ) -> int:
-    """Append the batch and its ``raw.batches`` row in one transaction."""
+    """Append the batch to its raw table and its ``raw.batches`` row in one transaction."""
     import duckdb
 
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(settings.warehouse_path)) as con:
-        con.execute(RAW_DDL)
+        con.execute(source.ddl())
+        con.execute(BATCHES_DDL)
         con.execute("begin transaction")
         try:
-            con.register("batch_frame", typed)
-            con.execute("insert into raw.order_lines by name select * from batch_frame")
+            con.register("batch_frame", rows)
+            con.execute(f"insert into {source.qualified_table} by name select * from batch_frame")
             con.execute(
-                "insert into raw.batches values (?, ?, ?, ?, ?, 'loaded')",
-                [batch_id, str(path), sha256, len(typed), loaded_at],
+                "insert into raw.batches by name select ? as batch_id, ? as source_file, "
+                "? as sha256, ? as row_count, ? as loaded_at, 'loaded' as status, ? as source",
+                [batch_id, str(path), sha256, len(rows), loaded_at, source.name],
             )
             con.execute("commit")
         except Exception:
@@ -345,7 +341,7 @@ def _load(
             raise
         finally:
             con.unregister("batch_frame")
-    return len(typed)
+    return len(rows)
 
 
 # -- archive and quarantine ---------------------------------------------------------------------
@@ -367,58 +363,14 @@ def _quarantine(
     settings: Settings,
     path: Path,
     batch_id: str,
-    result: Any,
-    parsed: pd.DataFrame | None,
+    source: str,
+    result: GateResult,
     in_landing: bool,
 ) -> Path:
     """Keep the rejected file intact beside a report a person can read."""
+    from expectations.report import write_batch_report
+
     folder = settings.quarantine_dir / batch_id
     _keep(path, folder, in_landing)
-    result.report_path = str(folder / "report.md")
-    (folder / "report.md").write_text(_report(path, batch_id, result))
-    (folder / "report.json").write_text(
-        json.dumps(
-            {
-                "batch_id": batch_id,
-                "source_file": str(path),
-                "rejected_at": datetime.now(UTC).isoformat(),
-                "rows": result.rows,
-                "checks": [vars(c) for c in result.checks],
-            },
-            indent=2,
-            default=str,
-        )
-    )
+    write_batch_report(folder, path.name, batch_id, source, result)
     return folder
-
-
-def _report(path: Path, batch_id: str, result: Any) -> str:
-    lines = [
-        f"# Batch {batch_id} rejected",
-        "",
-        f"- file: `{path.name}` (kept byte for byte beside this report)",
-        f"- rows read: {result.rows}",
-        f"- rejected at: {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC",
-        "",
-        "Nothing from this batch entered the warehouse. Fix the file and deliver it again.",
-        "",
-        "## Failed critical checks",
-        "",
-    ]
-    for check in result.failures:
-        lines.append(f"### {check.name}")
-        lines.append("")
-        lines.append(check.message())
-        if check.example_rows:
-            lines.append("")
-            columns = list(check.example_rows[0])
-            lines.append("| " + " | ".join(columns) + " |")
-            lines.append("|" + "---|" * len(columns))
-            for row in check.example_rows:
-                lines.append("| " + " | ".join(str(row.get(c, "")) for c in columns) + " |")
-        lines.append("")
-    if result.warnings:
-        lines += ["## Warnings", ""] + [f"- {w}" for w in result.warnings] + [""]
-    if result.data_docs:
-        lines += [f"GX Data Docs: {result.data_docs}", ""]
-    return "\n".join(lines)

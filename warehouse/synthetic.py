@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from expectations.raw_gate import REQUIRED_COLUMNS as COLUMNS
+from warehouse.sources.orders import REQUIRED_COLUMNS as COLUMNS
 
 _COUNTRIES = ["Germany", "France", "EIRE", "Spain", "Netherlands", "Belgium", "Switzerland"]
 _THEME_WORDS = [
