@@ -15,8 +15,8 @@ on recency) and with ``HistGradientBoostingClassifier``, overall and per country
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,7 +24,8 @@ import pandas as pd
 
 from features import CUSTOMER_FEATURES as FEATURES
 from mercato.settings import Settings, get_settings
-from models.gate import Evidence, Policy, auc_evidence
+from models.family import Fitted, ModelFamily, Split
+from models.gate import Evidence, auc_evidence
 from models.tracking import single_openmp_thread
 
 if TYPE_CHECKING:
@@ -47,35 +48,21 @@ PRIMARY_METRIC = "roc_auc"
 MINIMUM_ROC_AUC = 0.55
 
 
-@dataclass(frozen=True)
-class PropensityResult:
-    """Outcome of :func:`train_propensity`; ``comparison`` holds every model's metrics."""
-
-    name: str
-    version: str | None
-    metrics: dict[str, float]
-    promoted: bool
-    decision: str
-    comparison: dict[str, dict[str, float]] = field(default_factory=dict)
-    run_id: str = ""
-
-
 # -- data ------------------------------------------------------------------------------------
 def build_propensity_data(settings: Settings | None = None) -> pd.DataFrame:
     """Labels from mart ``propensity_labels`` joined point-in-time with ``propensity_v1``."""
-    import duckdb
-
     from features import store
+    from warehouse import reader
 
     settings = settings or get_settings()
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        entities = con.execute(
-            """
-            select customer_id, snapshot_at as event_timestamp, label
-            from main.propensity_labels
-            order by snapshot_at, customer_id
-            """
-        ).df()
+    entities = reader.query(
+        settings,
+        """
+        select customer_id, snapshot_at as event_timestamp, label
+        from main.propensity_labels
+        order by snapshot_at, customer_id
+        """,
+    )
     return store.get_training_set(settings, entities, FEATURE_SERVICE)
 
 
@@ -251,11 +238,6 @@ def propensity_evidence(model: Any, df: pd.DataFrame) -> Evidence:
     return auc_evidence(metrics, df["label"].to_numpy(), score)
 
 
-def gate_policy(settings: Settings) -> Policy:
-    """ROC-AUC, higher is better, at least :data:`MINIMUM_ROC_AUC`; chance is 0.5."""
-    return Policy.from_settings(settings, PRIMARY_METRIC, minimum=MINIMUM_ROC_AUC, chance=0.5)
-
-
 def sliced_metrics(model: Any, df: pd.DataFrame) -> dict[str, dict[str, float]]:
     """Metrics per country group (``is_uk`` 1 = "uk", 0 = "non_uk") to surface bias."""
     out = {}
@@ -314,95 +296,98 @@ def _calibration_figure(models: Mapping[str, Any], df: pd.DataFrame):
     return fig
 
 
-def train_propensity(
-    data: pd.DataFrame, settings: Settings | None = None, register: bool = True
-) -> PropensityResult:
-    """Fit LR (C by time-ordered CV), compare with heuristic and HGB, log, register, gate."""
-    import mlflow
+class PropensityFamily(ModelFamily):
+    """Purchase propensity: a calibrated logistic regression, gated on ROC-AUC."""
 
-    from models import registry, tracking
+    name = "propensity"
+    registered_model = MODEL_NAME
+    experiment = EXPERIMENT
+    reads = "mart propensity_labels with Feast feature service propensity_v1 (point in time)"
+    feature_service = FEATURE_SERVICE
+    metric = PRIMARY_METRIC
+    minimum = MINIMUM_ROC_AUC
+    chance = 0.5
+    api = "serving.apis.propensity"
+    summary = "probability that a customer orders within the horizon (logistic regression)"
 
-    settings = settings or get_settings()
-    df = data.dropna(subset=["recency_days"]).sort_values(["event_timestamp", "customer_id"])
-    df = df.reset_index(drop=True)
-    horizon = settings.propensity_horizon_days
-    train, test = time_split(df, settings.holdout_days, horizon)
-    c, cv_losses = choose_c(train, horizon)
-    model = fit_logistic(train, c)
-    heuristic = RecencyHeuristic(train)
-    hgb = GradientBoosting(train, settings.seed)
-    contenders = {"logistic": model, "recency_heuristic": heuristic, "hist_gradient_boosting": hgb}
-    comparison = {name: evaluate_propensity(m, test) for name, m in contenders.items()}
-    slices = {name: sliced_metrics(m, test) for name, m in contenders.items()}
-    metrics = {k: v for k, v in comparison["logistic"].items() if k not in ("n",)}
-    evidence = propensity_evidence(model, test)
+    def load_data(self, settings: Settings) -> pd.DataFrame:
+        return build_propensity_data(settings)
 
-    with tracking.start_run(settings, EXPERIMENT, f"propensity-C{c:g}") as run:
-        tracking.log_provenance(settings, df, FEATURE_SERVICE)
-        mlflow.log_params(
-            {
+    def split(self, data: pd.DataFrame, settings: Settings) -> Split:
+        df = data.dropna(subset=["recency_days"]).sort_values(["event_timestamp", "customer_id"])
+        df = df.reset_index(drop=True)
+        train, test = time_split(df, settings.holdout_days, settings.propensity_horizon_days)
+        info = {
+            "horizon_days": settings.propensity_horizon_days,
+            "holdout_days": settings.holdout_days,
+            "n_train": len(train),
+            "n_test": len(test),
+            "train_snapshots": train["event_timestamp"].nunique(),
+            "test_snapshots": test["event_timestamp"].nunique(),
+        }
+        return Split(train, test, df, info)
+
+    def fit(self, split: Split, settings: Settings) -> Fitted:
+        """LR (C by time-ordered CV) beside the recency heuristic and gradient boosting."""
+        train, test = split.train, split.holdout
+        c, cv_losses = choose_c(train, settings.propensity_horizon_days)
+        model = fit_logistic(train, c)
+        contenders = {
+            "logistic": model,
+            "recency_heuristic": RecencyHeuristic(train),
+            "hist_gradient_boosting": GradientBoosting(train, settings.seed),
+        }
+        comparison = {name: evaluate_propensity(m, test) for name, m in contenders.items()}
+        slices = {name: sliced_metrics(m, test) for name, m in contenders.items()}
+        return Fitted(
+            model=model,
+            input_example=test[model.feature_names].head(3).astype(float),
+            params={
                 "features": ",".join(model.feature_names),
                 "log_features": ",".join(model.log_features),
                 "C": c,
                 "C_grid": ",".join(map(str, C_GRID)),
                 "class_weight": "balanced+prior_correction",
-                "horizon_days": horizon,
-                "holdout_days": settings.holdout_days,
                 "seed": settings.seed,
-                "n_train": len(train),
-                "n_test": len(test),
-                "train_snapshots": train["event_timestamp"].nunique(),
-                "test_snapshots": test["event_timestamp"].nunique(),
-            }
-        )
-        mlflow.log_metrics(metrics)
-        for name, m in comparison.items():
-            mlflow.log_metrics({f"{name}.{k}": v for k, v in m.items()})
-            for group, gm in slices[name].items():
-                mlflow.log_metrics({f"{name}.{group}.{k}": v for k, v in gm.items()})
-        for cc, loss in cv_losses.items():
-            mlflow.log_metric("cv_log_loss", loss, step=int(round(np.log10(cc) * 10)))
-        mlflow.log_dict(
-            {
-                "cv_log_loss": {str(k): v for k, v in cv_losses.items()},
-                "slices": slices,
-                "comparison": comparison,
             },
-            "evaluation.json",
+            floor=comparison["recency_heuristic"].get("roc_auc"),
+            tags={"C": c, "feature_service": FEATURE_SERVICE},
+            details={
+                "comparison": comparison,
+                "slices": slices,
+                "cv_log_loss": {str(k): v for k, v in cv_losses.items()},
+            },
+            run_name=f"propensity-C{c:g}",
+            state={"contenders": contenders},
         )
+
+    def evaluate(self, model: Any, split: Split, fitted: Fitted) -> Evidence:
+        evidence = propensity_evidence(model, split.holdout)
+        metrics = {k: v for k, v in evidence.metrics.items() if k != "n"}
+        return dataclasses.replace(evidence, metrics=metrics)
+
+    def log(self, fitted: Fitted, split: Split) -> None:
+        import mlflow
+
+        from models import tracking
+
+        details, test = fitted.details, split.holdout
+        contenders = fitted.state["contenders"]
+        for name, m in details["comparison"].items():
+            mlflow.log_metrics({f"{name}.{k}": v for k, v in m.items()})
+            for group, gm in details["slices"][name].items():
+                mlflow.log_metrics({f"{name}.{group}.{k}": v for k, v in gm.items()})
+        for cc, loss in details["cv_log_loss"].items():
+            mlflow.log_metric("cv_log_loss", loss, step=int(round(np.log10(float(cc)) * 10)))
+        mlflow.log_dict(
+            {k: details[k] for k in ("cv_log_loss", "slices", "comparison")}, "evaluation.json"
+        )
+        model = fitted.model
         mlflow.log_dict(
             dict(zip(model.feature_names, map(float, model.coef), strict=True)), "coefficients.json"
         )
         tracking.log_figure(_curves_figure(contenders, test), "roc_pr.png")
         tracking.log_figure(_calibration_figure(contenders, test), "calibration.png")
-        info = tracking.log_pyfunc(model, test[model.feature_names].head(3).astype(float))
-        run_id = run.info.run_id
 
-    if not register:
-        return PropensityResult(
-            MODEL_NAME, None, metrics, False, "not registered", comparison, run_id
-        )
-    decision = registry.register_and_gate(
-        settings,
-        MODEL_NAME,
-        info.model_uri,
-        run_id,
-        challenger=evidence,
-        evidence=lambda m: propensity_evidence(m, test),
-        policy=gate_policy(settings),
-        floor=comparison["recency_heuristic"].get("roc_auc"),
-        tags={
-            "C": c,
-            "data_version": tracking.data_version(df),
-            "feature_service": FEATURE_SERVICE,
-        },
-    )
-    return PropensityResult(
-        MODEL_NAME,
-        decision.version,
-        metrics,
-        decision.promoted,
-        decision.reason,
-        comparison,
-        run_id,
-    )
+
+FAMILY = PropensityFamily()

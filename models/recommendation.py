@@ -21,17 +21,17 @@ them by :func:`build_recommendation_data`, and the bench reads outside files in 
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from mercato.settings import Settings, get_settings
-from models.gate import Evidence, Policy, mean_evidence
+from models.family import Fitted, ModelFamily, Split
+from models.gate import Evidence, mean_evidence
 from models.metrics import evaluate_topk, topk_per_user
 
 if TYPE_CHECKING:
@@ -69,39 +69,25 @@ class CandidateResult:
     included: dict[str, float]
 
 
-@dataclass(frozen=True)
-class RecommendationResult:
-    """Outcome of :func:`train_recommendation`."""
-
-    name: str
-    version: str | None
-    algorithm: str
-    metrics: dict[str, float]
-    promoted: bool
-    decision: str
-    candidates: list[CandidateResult] = field(default_factory=list)
-    run_id: str = ""
-
-
 # -- data ------------------------------------------------------------------------------------
 def build_recommendation_data(settings: Settings | None = None) -> pd.DataFrame:
     """Purchases from mart ``fct_order_lines`` (read-only) as the interaction columns.
 
     Cancellations are left out: a returned item says nothing about taste we want to repeat.
     """
-    import duckdb
+    from warehouse import reader
 
     settings = settings or get_settings()
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        df = con.execute(
-            """
-            select customer_id as user_id, stock_code as item_id,
-                   cast(quantity as double) as rating, ordered_at as timestamp
-            from main.fct_order_lines
-            where not is_cancellation and quantity > 0
-            order by ordered_at, order_line_id
-            """
-        ).df()
+    df = reader.query(
+        settings,
+        """
+        select customer_id as user_id, stock_code as item_id,
+               cast(quantity as double) as rating, ordered_at as timestamp
+        from main.fct_order_lines
+        where not is_cancellation and quantity > 0
+        order by ordered_at, order_line_id
+        """,
+    )
     return normalize_interactions(df)
 
 
@@ -326,20 +312,14 @@ def recommendation_evidence(
     return mean_evidence(metrics, per_user["ndcg"])
 
 
-def gate_policy(settings: Settings, k: int = 10) -> Policy:
-    """NDCG@k, higher is better, at least :data:`MINIMUM_NDCG`; a random list scores ~0."""
-    return Policy.from_settings(settings, f"ndcg_at_{k}", minimum=MINIMUM_NDCG, chance=0.0)
-
-
-def compare_candidates(
-    interactions: pd.DataFrame,
-    holdout_days: int,
+def score_candidates(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
     candidates: Sequence[str] = CANDIDATES,
     params: Mapping[str, Mapping[str, Any]] | None = None,
     k: int = 10,
-) -> tuple[list[CandidateResult], dict[str, RecommenderModel], pd.DataFrame, pd.DataFrame]:
-    """Fit every candidate before the cut-off and score it after, both exclusion modes."""
-    train, test, _ = temporal_split(interactions, holdout_days)
+) -> tuple[list[CandidateResult], dict[str, RecommenderModel]]:
+    """Fit every candidate on ``train`` and score it on ``test``, both exclusion modes."""
     results, models = [], {}
     for name in candidates:
         start = time.perf_counter()
@@ -355,6 +335,19 @@ def compare_candidates(
             )
         )
         models[name] = model
+    return results, models
+
+
+def compare_candidates(
+    interactions: pd.DataFrame,
+    holdout_days: int,
+    candidates: Sequence[str] = CANDIDATES,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    k: int = 10,
+) -> tuple[list[CandidateResult], dict[str, RecommenderModel], pd.DataFrame, pd.DataFrame]:
+    """:func:`score_candidates` on the temporal split of ``interactions`` (for the benches)."""
+    train, test, _ = temporal_split(interactions, holdout_days)
+    results, models = score_candidates(train, test, candidates, params, k)
     return results, models, train, test
 
 
@@ -373,15 +366,8 @@ def _precision_curve_figure(models: Mapping[str, Any], train: pd.DataFrame, test
     return fig
 
 
-def train_recommendation(
-    interactions: pd.DataFrame,
-    settings: Settings | None = None,
-    candidates: Sequence[str] = CANDIDATES,
-    params: Mapping[str, Mapping[str, Any]] | None = None,
-    k: int = 10,
-    register: bool = True,
-) -> RecommendationResult:
-    """Compare candidates on the temporal hold-out, log the run, register and gate the best.
+class RecommendationFamily(ModelFamily):
+    """Recommendations: item-to-item candidates compared on a temporal hold-out, best served.
 
     Candidates are fitted before the cut-off and scored after it. The gate compares
     configurations, not artifacts: the champion's algorithm and parameters are refitted on the
@@ -389,76 +375,92 @@ def train_recommendation(
     version registered is the winning configuration refitted on all the data, so the service
     knows every purchase up to the last day (for exclude-bought and for new customers).
     """
-    import mlflow
 
-    from models import registry, tracking
+    name = "recommendation"
+    registered_model = MODEL_NAME
+    experiment = EXPERIMENT
+    reads = "mart fct_order_lines (purchases, cancellations out) as implicit feedback"
+    metric = PRIMARY_METRIC
+    minimum = MINIMUM_NDCG
+    chance = 0.0
+    api = "serving.apis.recommendation"
+    summary = "products for a customer and similar products (EASE, RP3beta, item-kNN)"
 
-    settings = settings or get_settings()
-    interactions = normalize_interactions(interactions)
-    results, models, train, test = compare_candidates(
-        interactions, settings.holdout_days, candidates, params, k
-    )
-    best = max(results, key=lambda r: r.excluded[f"ndcg_at_{k}"])
-    floor = next((r.excluded[f"ndcg_at_{k}"] for r in results if r.name == "popularity"), None)
-    metrics = {key: float(v) for key, v in best.excluded.items()}
-    metrics.update({f"{key}_incl_bought": float(v) for key, v in best.included.items()})
-    evidence = dataclasses.replace(
-        recommendation_evidence(models[best.name], train, test, k), metrics=metrics
-    )
+    def __init__(
+        self,
+        candidates: Sequence[str] = CANDIDATES,
+        params: Mapping[str, Mapping[str, Any]] | None = None,
+        k: int = 10,
+    ) -> None:
+        self.candidates = tuple(candidates)
+        self.params = params
+        self.k = k
 
-    with tracking.start_run(settings, EXPERIMENT, f"recommender-{best.name}") as run:
-        tracking.log_provenance(settings, interactions, feature_service="none (fct_order_lines)")
-        mlflow.log_params(
-            {
-                "holdout_days": settings.holdout_days,
+    def load_data(self, settings: Settings) -> pd.DataFrame:
+        return build_recommendation_data(settings)
+
+    def split(self, data: pd.DataFrame, settings: Settings) -> Split:
+        interactions = normalize_interactions(data)
+        train, test, cutoff = temporal_split(interactions, settings.holdout_days)
+        info = {
+            "holdout_days": settings.holdout_days,
+            "n_train_interactions": len(train),
+            "n_test_interactions": len(test),
+        }
+        return Split(train, test, interactions, info)
+
+    def fit(self, split: Split, settings: Settings) -> Fitted:
+        k = self.k
+        results, models = score_candidates(
+            split.train, split.holdout, self.candidates, self.params, k
+        )
+        best = max(results, key=lambda r: r.excluded[f"ndcg_at_{k}"])
+        floor = next((r.excluded[f"ndcg_at_{k}"] for r in results if r.name == "popularity"), None)
+        served = fit_candidate(best.name, split.data, best.params)
+        return Fitted(
+            model=models[best.name],
+            served=served,
+            input_example=pd.DataFrame({"customer_id": [str(served.user_ids[0])]}),
+            pyfunc_params={"k": k, "exclude_bought": True},
+            params={
                 "k": k,
                 "seed": settings.seed,
-                "candidates": ",".join(candidates),
+                "candidates": ",".join(self.candidates),
                 "champion_candidate": best.name,
                 **{f"{r.name}.{p}": v for r in results for p, v in r.params.items()},
-                "n_train_interactions": len(train),
-                "n_test_interactions": len(test),
-            }
+            },
+            metrics={
+                **{f"{key}_incl_bought": float(v) for key, v in best.included.items()},
+                "n_served_interactions": float(len(split.data)),
+            },
+            floor=floor,
+            tags={"algorithm": best.name},
+            details={"algorithm": best.name, "candidates": results},
+            run_name=f"recommender-{best.name}",
+            state={"models": models},
         )
+
+    def evaluate(self, model: Any, split: Split, fitted: Fitted) -> Evidence:
+        return recommendation_evidence(model, split.train, split.holdout, self.k)
+
+    def evaluate_champion(self, champion: Any, split: Split, fitted: Fitted) -> Evidence:
+        """The champion's configuration refitted before the cut-off, like the challenger."""
+        return self.evaluate(refit(champion, split.train), split, fitted)
+
+    def log(self, fitted: Fitted, split: Split) -> None:
+        import mlflow
+
+        from models import tracking
+
+        results = fitted.details["candidates"]
         for r in results:
             mlflow.log_metrics({f"{r.name}.{m}": v for m, v in r.excluded.items()})
             mlflow.log_metrics({f"{r.name}.incl_bought.{m}": v for m, v in r.included.items()})
             mlflow.log_metric(f"{r.name}.train_seconds", r.train_seconds)
-        mlflow.log_metrics(metrics)
-        table = candidates_table(results, k)
-        mlflow.log_table(table, "candidates.json")
-        tracking.log_figure(_precision_curve_figure(models, train, test), "precision_at_k.png")
-        served = fit_candidate(best.name, interactions, best.params)
-        mlflow.log_metric("n_served_interactions", len(interactions))
-        example = pd.DataFrame({"customer_id": [str(served.user_ids[0])]})
-        info = tracking.log_pyfunc(served, example, {"k": k, "exclude_bought": True})
-        run_id = run.info.run_id
-
-    if not register:
-        return RecommendationResult(
-            MODEL_NAME, None, best.name, metrics, False, "not registered", results, run_id
-        )
-    decision = registry.register_and_gate(
-        settings,
-        MODEL_NAME,
-        info.model_uri,
-        run_id,
-        challenger=evidence,
-        evidence=lambda m: recommendation_evidence(refit(m, train), train, test, k),
-        policy=gate_policy(settings, k),
-        floor=floor,
-        tags={"algorithm": best.name, "data_version": tracking.data_version(interactions)},
-    )
-    return RecommendationResult(
-        MODEL_NAME,
-        decision.version,
-        best.name,
-        metrics,
-        decision.promoted,
-        decision.reason,
-        results,
-        run_id,
-    )
+        mlflow.log_table(candidates_table(results, self.k), "candidates.json")
+        models = fitted.state["models"]
+        figure = _precision_curve_figure(models, split.train, split.holdout)
+        tracking.log_figure(figure, "precision_at_k.png")
 
 
 def table_row(metrics: Mapping[str, float], k: int, bought: str, seconds: float) -> dict:
@@ -482,3 +484,6 @@ def candidates_table(results: Sequence[CandidateResult], k: int = 10) -> pd.Data
         for r in results
         for mode, m in (("excluded", r.excluded), ("included", r.included))
     )
+
+
+FAMILY = RecommendationFamily()

@@ -31,16 +31,14 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from mercato.names import CHALLENGER, CHAMPION
 from mercato.settings import Settings
 from models.gate import Evidence, GateError, Policy, decide
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
 HISTORY_TAG = "mercato.champion_history"
-MODEL_NAMES = ("mercato_segmentation", "mercato_recommender", "mercato_propensity")
 TRAINING_KEY_TAG = "mercato.training_key"
 
 
@@ -350,8 +348,13 @@ def rollback(settings: Settings, name: str) -> dict[str, str | None]:
 
 
 def champions(settings: Settings) -> dict[str, str | None]:
-    """The champion version of every Mercato model (``None`` where there is none yet)."""
-    return {name: champion_version(settings, name) for name in MODEL_NAMES}
+    """The champion version of every family's model (``None`` where there is none yet)."""
+    from models.family import families
+
+    return {
+        f.registered_model: champion_version(settings, f.registered_model)
+        for f in families(settings)
+    }
 
 
 def register_and_gate(

@@ -14,16 +14,15 @@ assign those customers and both labelings are scored by silhouette in the challe
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from mercato.settings import Settings, get_settings
-from models.gate import Evidence, Policy, mean_evidence
+from models.family import Fitted, ModelFamily, Split
+from models.gate import Evidence, mean_evidence
 from models.tracking import single_openmp_thread
 
 if TYPE_CHECKING:
@@ -42,37 +41,22 @@ MINIMUM_SILHOUETTE = 0.1
 MAX_MATCH_DISTANCE = 1.0
 
 
-@dataclass(frozen=True)
-class SegmentationResult:
-    """Outcome of :func:`train_segmentation`."""
-
-    name: str
-    version: str | None
-    metrics: dict[str, float]
-    promoted: bool
-    decision: str
-    k: int = 0
-    profiles: dict[int, dict] = field(default_factory=dict)
-    run_id: str = ""
-
-
 # -- data ------------------------------------------------------------------------------------
 def build_segmentation_data(settings: Settings | None = None) -> pd.DataFrame:
     """Feature service ``segmentation_v1`` for every customer at the latest snapshot."""
-    import duckdb
-
     from features import store
+    from warehouse import reader
 
     settings = settings or get_settings()
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        entities = con.execute(
-            """
-            select customer_id, snapshot_at as event_timestamp
-            from main.customer_features
-            where snapshot_at = (select max(snapshot_at) from main.customer_features)
-            order by customer_id
-            """
-        ).df()
+    entities = reader.query(
+        settings,
+        """
+        select customer_id, snapshot_at as event_timestamp
+        from main.customer_features
+        where snapshot_at = (select max(snapshot_at) from main.customer_features)
+        order by customer_id
+        """,
+    )
     return store.get_training_set(settings, entities, FEATURE_SERVICE)
 
 
@@ -267,11 +251,6 @@ def segmentation_evidence(
     return mean_evidence(_segmentation_metrics(silhouettes, labels, z), silhouettes)
 
 
-def gate_policy(settings: Settings) -> Policy:
-    """Silhouette, higher is better, at least :data:`MINIMUM_SILHOUETTE` (0 is no structure)."""
-    return Policy.from_settings(settings, PRIMARY_METRIC, minimum=MINIMUM_SILHOUETTE, chance=0.0)
-
-
 def bootstrap_stability(
     model: SegmentationModel, df: pd.DataFrame, seed: int = 42, n_boot: int = 10
 ) -> float:
@@ -326,93 +305,104 @@ def _profiles_figure(profiles: Mapping[int, Mapping[str, Any]]):
     return fig
 
 
-def train_segmentation(
-    data: pd.DataFrame,
-    settings: Settings | None = None,
-    k_range: Sequence[int] = K_RANGE,
-    reference: SegmentationModel | None | str = "champion",
-    register: bool = True,
-) -> SegmentationResult:
-    """Choose k, fit with stable ids, log the run, register and gate against the champion.
+#: Share of customers held out to judge the segments on.
+HOLDOUT_SHARE = 0.2
 
-    ``reference="champion"`` matches ids to the registered champion when there is one; pass a
-    model (or ``None``) to match against it instead.
+
+class SegmentationFamily(ModelFamily):
+    """Customer segments: KMeans on log RFM with stable ids, gated on silhouette.
+
+    ``k_range`` is searched by silhouette; ``reference`` is the model whose segment ids new
+    segments inherit: ``"champion"`` (the registered champion, when there is one), a model,
+    or ``None``.
     """
-    import mlflow
 
-    from models import registry, tracking
+    name = "segmentation"
+    registered_model = MODEL_NAME
+    experiment = EXPERIMENT
+    reads = "Feast feature service segmentation_v1 at the latest snapshot of customer_features"
+    feature_service = FEATURE_SERVICE
+    metric = PRIMARY_METRIC
+    minimum = MINIMUM_SILHOUETTE
+    chance = 0.0
+    api = "serving.apis.segmentation"
+    summary = "customer segments from recency, frequency and spend (KMeans, stable ids)"
 
-    settings = settings or get_settings()
-    df = data.dropna(subset=["recency_days"]).reset_index(drop=True)
-    if isinstance(reference, str):
+    def __init__(
+        self,
+        k_range: Sequence[int] = K_RANGE,
+        reference: SegmentationModel | None | str = "champion",
+    ) -> None:
+        self.k_range = k_range
+        self.reference = reference
+
+    def load_data(self, settings: Settings) -> pd.DataFrame:
+        return build_segmentation_data(settings)
+
+    def split(self, data: pd.DataFrame, settings: Settings) -> Split:
+        df = data.dropna(subset=["recency_days"]).reset_index(drop=True)
+        hold = np.random.default_rng(settings.seed).random(len(df)) < HOLDOUT_SHARE
+        fit_df, hold_df = df[~hold].reset_index(drop=True), df[hold].reset_index(drop=True)
+        return Split(fit_df, hold_df, df, {"holdout_share": HOLDOUT_SHARE})
+
+    def _reference(self, settings: Settings) -> SegmentationModel | None:
+        from models import registry
+
+        if not isinstance(self.reference, str):
+            return self.reference
         try:
-            reference, _ = registry.load_champion(settings, MODEL_NAME)
+            model, _ = registry.load_champion(settings, MODEL_NAME)
         except LookupError:
-            reference = None
-    rng = np.random.default_rng(settings.seed)
-    hold = rng.random(len(df)) < 0.2
-    fit_df, hold_df = df[~hold].reset_index(drop=True), df[hold].reset_index(drop=True)
-    model, curve = fit_segmentation(fit_df, settings.seed, k_range, reference)
-    k = len(model.segment_ids)
-    evidence = segmentation_evidence(model, hold_df)
-    metrics = dict(evidence.metrics)
-    train_metrics = evaluate_segmentation(model, fit_df)
-    metrics.update(
-        {
-            "silhouette_train": train_metrics["silhouette"],
-            "davies_bouldin_train": train_metrics["davies_bouldin"],
-            "stability_ari": bootstrap_stability(model, fit_df, settings.seed),
-            "k": float(k),
-        }
-    )
-    # profiles over every customer, so sizes describe the whole base
-    model.profiles = segment_profiles(df, model.assign_many(_raw(df)))
+            return None
+        return model
 
-    with tracking.start_run(settings, EXPERIMENT, f"segmentation-k{k}") as run:
-        tracking.log_provenance(settings, df, FEATURE_SERVICE)
-        mlflow.log_params(
-            {
+    def fit(self, split: Split, settings: Settings) -> Fitted:
+        """Choose k, fit with ids matched to the reference, profile every customer."""
+        reference = self._reference(settings)
+        model, curve = fit_segmentation(split.train, settings.seed, self.k_range, reference)
+        k = len(model.segment_ids)
+        train_metrics = evaluate_segmentation(model, split.train)
+        # profiles over every customer, so sizes describe the whole base
+        model.profiles = segment_profiles(split.data, model.assign_many(_raw(split.data)))
+        return Fitted(
+            model=model,
+            input_example=split.data[CLUSTER_FEATURES].head(3).astype(float),
+            params={
                 "features": ",".join(CLUSTER_FEATURES),
                 "log_features": ",".join(LOG_FEATURES),
-                "k_range": f"{min(k_range)}-{max(k_range)}",
+                "k_range": f"{min(self.k_range)}-{max(self.k_range)}",
                 "k": k,
                 "seed": settings.seed,
-                "holdout_share": 0.2,
                 "id_reference": "none" if reference is None else "champion",
-            }
+            },
+            metrics={
+                "silhouette_train": train_metrics["silhouette"],
+                "davies_bouldin_train": train_metrics["davies_bouldin"],
+                "stability_ari": bootstrap_stability(model, split.train, settings.seed),
+                "k": float(k),
+            },
+            tags={"k": k},
+            details={"k": k, "profiles": model.profiles, "k_curve": curve},
+            run_name=f"segmentation-k{k}",
         )
-        mlflow.log_metrics(metrics)
+
+    def evaluate(self, model: Any, split: Split, fitted: Fitted) -> Evidence:
+        """Silhouette per hold-out customer, in the challenger's space (one space for both)."""
+        return segmentation_evidence(model, split.holdout, space=fitted.model)
+
+    def log(self, fitted: Fitted, split: Split) -> None:
+        import mlflow
+
+        from models import tracking
+
+        curve, k, profiles = fitted.details["k_curve"], fitted.details["k"], fitted.model.profiles
         for kk, point in curve.items():
             mlflow.log_metric("k_curve_silhouette", point["silhouette"], step=kk)
             mlflow.log_metric("k_curve_inertia", point["inertia"], step=kk)
         mlflow.log_dict({str(kk): v for kk, v in curve.items()}, "k_selection.json")
-        mlflow.log_dict({str(s): p for s, p in model.profiles.items()}, "segment_profiles.json")
+        mlflow.log_dict({str(s): p for s, p in profiles.items()}, "segment_profiles.json")
         tracking.log_figure(_curve_figure(curve, k), "k_selection.png")
-        tracking.log_figure(_profiles_figure(model.profiles), "segment_profiles.png")
-        info = tracking.log_pyfunc(model, df[CLUSTER_FEATURES].head(3).astype(float))
-        run_id = run.info.run_id
+        tracking.log_figure(_profiles_figure(profiles), "segment_profiles.png")
 
-    if not register:
-        return SegmentationResult(
-            MODEL_NAME, None, metrics, False, "not registered", k, model.profiles, run_id
-        )
-    decision = registry.register_and_gate(
-        settings,
-        MODEL_NAME,
-        info.model_uri,
-        run_id,
-        challenger=dataclasses.replace(evidence, metrics=metrics),
-        evidence=lambda m: segmentation_evidence(m, hold_df, space=model),
-        policy=gate_policy(settings),
-        tags={"k": k, "data_version": tracking.data_version(df)},
-    )
-    return SegmentationResult(
-        MODEL_NAME,
-        decision.version,
-        metrics,
-        decision.promoted,
-        decision.reason,
-        k,
-        model.profiles,
-        run_id,
-    )
+
+FAMILY = SegmentationFamily()

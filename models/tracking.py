@@ -53,11 +53,10 @@ def warehouse_batches(settings: Settings) -> str:
     if not settings.warehouse_path.exists():
         return ""
     try:
-        import duckdb
+        from warehouse import reader
 
-        with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-            rows = con.execute("select batch_id from raw.batches order by loaded_at").fetchall()
-        return ",".join(r[0] for r in rows)
+        rows = reader.query(settings, "select batch_id from raw.batches order by loaded_at")
+        return ",".join(rows["batch_id"])
     except Exception:  # noqa: BLE001 - provenance is best effort, training must not fail on it
         return ""
 
