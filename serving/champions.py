@@ -23,29 +23,24 @@ from typing import Any
 import numpy as np
 
 from features import CUSTOMER_FEATURES
+from mercato.names import CHAMPION as ALIAS
 from mercato.settings import Settings
 
 logger = logging.getLogger("mercato.serving")
-
-ALIAS = "champion"
-RECOMMENDER = "mercato_recommender"
-SEGMENTATION = "mercato_segmentation"
-PROPENSITY = "mercato_propensity"
-MODEL_NAMES = (RECOMMENDER, SEGMENTATION, PROPENSITY)
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """NumPy scalars and arrays (and nested containers) -> JSON-ready Python values."""
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
+        return plain(value.tolist())
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not np.isfinite(value):
@@ -65,47 +60,50 @@ class LoadedModel:
     prepared: dict[str, Any] = field(default_factory=dict)
 
     def details(self) -> dict[str, Any]:
-        """Small facts for ``model_info``."""
-        model = self.model
+        """Small facts for ``model_info``: the algorithm, and what the family's API prepared."""
         out: dict[str, Any] = {}
-        for attr in ("algorithm",):
-            if hasattr(model, attr):
-                out[attr] = _plain(getattr(model, attr))
-        if self.name == RECOMMENDER and hasattr(model, "item_ids"):
-            out["n_items"] = len(model.item_ids)
+        if hasattr(self.model, "algorithm"):
+            out["algorithm"] = plain(self.model.algorithm)
         if "feature_names" in self.prepared:
             out["feature_names"] = list(self.prepared["feature_names"])
-        if self.name == SEGMENTATION:
-            out["segments"] = sorted(self.prepared.get("profiles", {}))
+        out.update(self.prepared.get("details", {}))
         return out
 
 
-def prepare(name: str, model: Any) -> dict[str, Any]:
-    """Check one model against the serving contract and precompute its request-path helpers.
+def customer_feature_columns(name: str, model: Any) -> dict[str, Any]:
+    """``feature_names`` and the ``columns`` of a ``CUSTOMER_FEATURES`` row a model reads.
 
-    Raises ``TypeError`` when the object lacks what serving calls, so a broken version is never
-    swapped in.
+    Raises ``TypeError`` when the model needs a feature serving does not read online.
     """
-    required = {
-        RECOMMENDER: ("recommend", "similar_items", "known_customer"),
-        SEGMENTATION: ("assign", "profiles"),
-        PROPENSITY: ("predict_proba", "feature_names"),
-    }[name]
-    missing = [attr for attr in required if not hasattr(model, attr)]
-    if missing:
-        raise TypeError(f"{name} model {type(model).__name__} lacks {', '.join(missing)}")
-    prepared: dict[str, Any] = {}
-    if name in (SEGMENTATION, PROPENSITY):
-        names = list(getattr(model, "feature_names", None) or CUSTOMER_FEATURES)
-        unknown = [f for f in names if f not in CUSTOMER_FEATURES]
-        if unknown:
-            raise TypeError(f"{name} needs features serving does not know: {unknown}")
-        prepared["feature_names"] = names
-        #: columns of a CUSTOMER_FEATURES-ordered row that the model reads, in its own order
-        prepared["columns"] = np.array([CUSTOMER_FEATURES.index(f) for f in names], dtype=np.intp)
-    if name == SEGMENTATION:
-        prepared["profiles"] = {int(k): _plain(v) for k, v in dict(model.profiles).items()}
-    return prepared
+    names = list(getattr(model, "feature_names", None) or CUSTOMER_FEATURES)
+    unknown = [f for f in names if f not in CUSTOMER_FEATURES]
+    if unknown:
+        raise TypeError(f"{name} needs features serving does not know: {unknown}")
+    columns = np.array([CUSTOMER_FEATURES.index(f) for f in names], dtype=np.intp)
+    return {"feature_names": names, "columns": columns}
+
+
+Preparer = Callable[[str, Any], dict[str, Any]]
+
+
+def prepare_by_api(settings: Settings) -> tuple[tuple[str, ...], Preparer]:
+    """(registered model names, a preparer) from every family's API module.
+
+    The preparer checks a model against its API's ``REQUIRES`` and runs its ``prepare``;
+    ``TypeError`` means the version must not be swapped in.
+    """
+    from serving.apis import family_apis
+
+    apis = {api.model_name: api for api in family_apis(settings) if api.model_name}
+
+    def prepare(name: str, model: Any) -> dict[str, Any]:
+        api = apis[name]
+        missing = [attr for attr in api.requires if not hasattr(model, attr)]
+        if missing:
+            raise TypeError(f"{name} model {type(model).__name__} lacks {', '.join(missing)}")
+        return dict(api.prepare(model)) if api.prepare else {}
+
+    return tuple(apis), prepare
 
 
 @dataclass(frozen=True)
@@ -127,7 +125,9 @@ class ChampionTracker:
     """Holds the current champions and keeps them in step with the registry alias.
 
     ``resolve(name) -> version | None`` and ``load(name, version) -> model`` default to the
-    MLflow registry at ``settings.tracking_uri``; tests may pass others.
+    MLflow registry at ``settings.tracking_uri`` (through ``models.registry``, the one module
+    that reads aliases and versions); tests may pass others. ``names`` and ``prepare`` default
+    to every family's registered model and API module (``serving.apis``).
     """
 
     def __init__(
@@ -136,14 +136,19 @@ class ChampionTracker:
         poll_seconds: float = 30.0,
         resolve: Resolver | None = None,
         load: Loader | None = None,
-        names: tuple[str, ...] = MODEL_NAMES,
+        names: tuple[str, ...] | None = None,
+        prepare: Preparer | None = None,
     ) -> None:
         self.settings = settings
         self.poll_seconds = poll_seconds
+        if names is None or prepare is None:
+            api_names, api_prepare = prepare_by_api(settings)
+            names = api_names if names is None else names
+            prepare = api_prepare if prepare is None else prepare
         self.names = names
-        self._resolve = resolve or self._mlflow_resolve
-        self._load = load or self._mlflow_load
-        self._client: Any = None
+        self._prepare = prepare
+        self._resolve = resolve or self._registry_resolve
+        self._load = load or self._registry_load
         self._swap_lock = threading.Lock()  # one refresh at a time; readers never take it
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -153,34 +158,16 @@ class ChampionTracker:
         self.on_swap: list[Callable[[list[tuple[str, str | None, str]]], None]] = []
 
     # -- registry access ----------------------------------------------------------------------
-    def _mlflow_client(self) -> Any:
-        if self._client is None:
-            import mlflow
+    def _registry_resolve(self, name: str) -> str | None:
+        """The version ``champion`` points to; None before the first training (errors raise)."""
+        from models import registry
 
-            mlflow.set_tracking_uri(self.settings.tracking_uri)
-            mlflow.set_registry_uri(self.settings.tracking_uri)
-            self._client = mlflow.MlflowClient(self.settings.tracking_uri)
-        return self._client
+        return registry.champion_version(self.settings, name)
 
-    def _mlflow_resolve(self, name: str) -> str | None:
-        from mlflow.exceptions import MlflowException
+    def _registry_load(self, name: str, version: str) -> Any:
+        from models import registry
 
-        try:
-            return str(self._mlflow_client().get_model_version_by_alias(name, ALIAS).version)
-        except MlflowException as exc:
-            # no such model or alias: a normal state before the first training run
-            code = getattr(exc, "error_code", "")
-            if code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
-                return None
-            if "not found" in str(exc).lower() or "does not exist" in str(exc).lower():
-                return None
-            raise
-
-    def _mlflow_load(self, name: str, version: str) -> Any:
-        import mlflow.pyfunc
-
-        self._mlflow_client()
-        return mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model()
+        return registry.load_version(self.settings, name, version)
 
     # -- loading and swapping -----------------------------------------------------------------
     def load_version(self, name: str, version: str) -> LoadedModel:
@@ -191,7 +178,7 @@ class ChampionTracker:
             version=str(version),
             model=model,
             loaded_at=_now(),
-            prepared=prepare(name, model),
+            prepared=self._prepare(name, model),
         )
 
     def refresh(self) -> list[tuple[str, str | None, str]]:

@@ -1,16 +1,16 @@
-"""What each endpoint does, independent of the web framework.
+"""What the endpoints stand on, independent of the web framework.
 
-``MercatoCore`` answers typed requests (``serving.schemas``) with typed responses, using the
-champions of ``serving.champions`` and the online feature store. The BentoML service is a thin
-shell around it, and so is the bare FastAPI app the bench compares against, so both run exactly
-the same model code. Errors a caller can act on are raised as ``ServingError`` with an HTTP
-status and a message that says what to do; the shells turn them into JSON responses.
+``MercatoCore`` holds the champions of every family (``serving.champions``), the online
+feature store and the endpoints of every family's API module (``serving.apis``); each handler
+answers a typed request with a typed response from them. The BentoML service is a thin shell
+around it, and so is the bare FastAPI app the bench compares against, so both run exactly the
+same model code. Errors a caller can act on are raised as ``ServingError`` with an HTTP status
+and a message that says what to do; the shells turn them into JSON responses.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -23,20 +23,12 @@ from starlette.responses import JSONResponse, Response
 from features import CUSTOMER_FEATURES
 from mercato.settings import Settings
 from serving import schemas as s
-from serving.champions import (
-    ALIAS,
-    PROPENSITY,
-    RECOMMENDER,
-    SEGMENTATION,
-    ChampionTracker,
-    LoadedModel,
-)
+from serving.champions import ALIAS, ChampionTracker, LoadedModel
 
 logger = logging.getLogger("mercato.serving")
 
-#: Env var: seconds between checks of the ``champion`` alias (0 switches following off).
-POLL_ENV = "MERCATO_MODEL_POLL_SECONDS"
-DEFAULT_POLL_SECONDS = 30.0
+#: Shown in examples when no served model knows a customer (the UCI file's busiest one).
+FALLBACK_CUSTOMER = "17850"
 #: After the online store failed, a new reader is built at most this often (seconds).
 REBUILD_INTERVAL = 1.0
 
@@ -81,15 +73,6 @@ class Unavailable(ServingError):
     """The service cannot answer right now (no model yet, online store down); retry later."""
 
     status = 503
-
-
-def poll_seconds_from_env() -> float:
-    raw = os.environ.get(POLL_ENV, "")
-    try:
-        return float(raw) if raw.strip() else DEFAULT_POLL_SECONDS
-    except ValueError:
-        logger.warning("%s=%r is not a number; using %s", POLL_ENV, raw, DEFAULT_POLL_SECONDS)
-        return DEFAULT_POLL_SECONDS
 
 
 ReaderFactory = Callable[[Settings], Any]
@@ -190,12 +173,8 @@ class CustomerFeatureSource:
         return x, known
 
 
-def _features_row(features: s.CustomerFeatures) -> list[float]:
-    return [float(getattr(features, name)) for name in CUSTOMER_FEATURES]
-
-
 class MercatoCore:
-    """The service's behaviour: champions in, typed answers out."""
+    """The service's behaviour: champions and online features in, typed answers out."""
 
     def __init__(
         self,
@@ -204,10 +183,14 @@ class MercatoCore:
         features: CustomerFeatureSource | None = None,
         poll_seconds: float | None = None,
     ) -> None:
+        from serving.apis import family_apis
+
         self.settings = settings
-        poll = poll_seconds_from_env() if poll_seconds is None else poll_seconds
+        poll = settings.model_poll_seconds if poll_seconds is None else poll_seconds
         self.tracker = tracker or ChampionTracker(settings, poll_seconds=poll)
         self.features = features or CustomerFeatureSource(settings)
+        self.apis = family_apis(settings)
+        self.endpoints = {e.name: e for api in self.apis for e in api.endpoints}
 
     def start(self) -> None:
         """Load the champions, open the online store, start following the alias.
@@ -232,8 +215,8 @@ class MercatoCore:
     def stop(self) -> None:
         self.tracker.stop()
 
-    # -- helpers ------------------------------------------------------------------------------
-    def _model(self, name: str) -> LoadedModel:
+    def model(self, name: str) -> LoadedModel:
+        """The served version of a registered model; 503 when it has no champion yet."""
         loaded = self.tracker.current.get(name)
         if loaded is None:
             raise Unavailable(
@@ -242,151 +225,19 @@ class MercatoCore:
             )
         return loaded
 
-    @staticmethod
-    def _items(pairs: Sequence[tuple[str, float]]) -> list[s.ScoredItem]:
-        return [s.ScoredItem(stock_code=str(code), score=float(score)) for code, score in pairs]
+    def call(self, endpoint: str, request: BaseModel) -> BaseModel:
+        """Answer ``request`` with the handler of ``endpoint`` (what every route does)."""
+        return self.endpoints[endpoint].handler(self, request)
 
-    # -- recommendations ----------------------------------------------------------------------
-    def recommend(self, req: s.RecommendRequest) -> s.RecommendResponse:
-        m = self._model(RECOMMENDER)
-        return self._recommend_one(m, req.customer_id, req.k, req.exclude_bought)
+    def example_customer(self) -> str:
+        """A customer the served models know: the recommender's first, else a fixed id."""
+        for api in self.apis:
+            loaded = self.tracker.current.get(api.model_name) if api.model_name else None
+            users = getattr(loaded.model, "user_ids", None) if loaded else None
+            if users is not None and len(users):
+                return str(users[0])
+        return FALLBACK_CUSTOMER
 
-    def _recommend_one(
-        self, m: LoadedModel, customer_id: str, k: int, exclude_bought: bool
-    ) -> s.RecommendResponse:
-        pairs = m.model.recommend(customer_id, k=k, exclude_bought=exclude_bought)
-        return s.RecommendResponse(
-            customer_id=customer_id,
-            items=self._items(pairs),
-            cold_start=not m.model.known_customer(customer_id),
-            model_version=m.version,
-        )
-
-    def recommend_batch(self, req: s.RecommendBatchRequest) -> s.RecommendBatchResponse:
-        m = self._model(RECOMMENDER)
-        results = [
-            self._recommend_one(m, cid, req.k, req.exclude_bought) for cid in req.customer_ids
-        ]
-        return s.RecommendBatchResponse(results=results, model_version=m.version)
-
-    # -- similar items ------------------------------------------------------------------------
-    def similar_items(self, req: s.SimilarItemsRequest) -> s.SimilarItemsResponse:
-        m = self._model(RECOMMENDER)
-        try:
-            pairs = m.model.similar_items(req.stock_code, k=req.k)
-        except KeyError:
-            raise NotFound(
-                f"unknown product {req.stock_code!r}: it is not in the catalogue of "
-                f"{RECOMMENDER} v{m.version}",
-                field="stock_code",
-            ) from None
-        return s.SimilarItemsResponse(
-            stock_code=req.stock_code, items=self._items(pairs), model_version=m.version
-        )
-
-    def similar_items_batch(self, req: s.SimilarItemsBatchRequest) -> s.SimilarItemsBatchResponse:
-        m = self._model(RECOMMENDER)
-        results = []
-        for code in req.stock_codes:
-            try:
-                pairs = m.model.similar_items(code, k=req.k)
-                results.append(
-                    s.SimilarItemsBatchEntry(stock_code=code, found=True, items=self._items(pairs))
-                )
-            except KeyError:
-                results.append(s.SimilarItemsBatchEntry(stock_code=code, found=False, items=[]))
-        return s.SimilarItemsBatchResponse(results=results, model_version=m.version)
-
-    # -- segments -----------------------------------------------------------------------------
-    def segment(self, req: s.SegmentRequest) -> s.SegmentResponse:
-        return self._segments([req.customer_id])[0]
-
-    def segment_batch(self, req: s.SegmentBatchRequest) -> s.SegmentBatchResponse:
-        results = self._segments(req.customer_ids)
-        return s.SegmentBatchResponse(results=results, model_version=results[0].model_version)
-
-    def _segments(self, customer_ids: Sequence[str]) -> list[s.SegmentResponse]:
-        m = self._model(SEGMENTATION)
-        x, known = self.features.rows(customer_ids)
-        segments = iter(self._assign(m, x[known]))
-        profiles = m.prepared["profiles"]
-        out = []
-        for i, cid in enumerate(customer_ids):
-            seg = next(segments) if known[i] else None
-            out.append(
-                s.SegmentResponse(
-                    customer_id=cid,
-                    known_customer=bool(known[i]),
-                    segment=seg,
-                    profile=profiles.get(seg) if seg is not None else None,
-                    model_version=m.version,
-                )
-            )
-        return out
-
-    @staticmethod
-    def _assign(m: LoadedModel, x: np.ndarray) -> list[int]:
-        """Segment ids for rows ordered like ``CUSTOMER_FEATURES``."""
-        model = m.model
-        if len(x) == 0:
-            return []
-        if hasattr(model, "assign_many"):
-            return [int(v) for v in np.asarray(model.assign_many(x[:, m.prepared["columns"]]))]
-        return [int(model.assign(dict(zip(CUSTOMER_FEATURES, row, strict=True)))) for row in x]
-
-    # -- propensity ---------------------------------------------------------------------------
-    @staticmethod
-    def _probabilities(m: LoadedModel, x: np.ndarray) -> list[float]:
-        """Probabilities for rows ordered like ``CUSTOMER_FEATURES``."""
-        model = m.model
-        if len(x) == 0:
-            return []
-        if hasattr(model, "predict_proba_many"):
-            p = model.predict_proba_many(x[:, m.prepared["columns"]])
-            return [float(v) for v in np.asarray(p).ravel()]
-        return [
-            float(model.predict_proba(dict(zip(CUSTOMER_FEATURES, row, strict=True)))) for row in x
-        ]
-
-    def propensity(self, req: s.PropensityRequest) -> s.PropensityResponse:
-        return self._propensities([req.customer_id])[0]
-
-    def propensity_batch(self, req: s.PropensityBatchRequest) -> s.PropensityBatchResponse:
-        results = self._propensities(req.customer_ids)
-        return s.PropensityBatchResponse(results=results, model_version=results[0].model_version)
-
-    def _propensities(self, customer_ids: Sequence[str]) -> list[s.PropensityResponse]:
-        m = self._model(PROPENSITY)
-        x, known = self.features.rows(customer_ids)
-        p = self._probabilities(m, x[known])
-        it = iter(p)
-        return [
-            s.PropensityResponse(
-                customer_id=cid,
-                known_customer=bool(known[i]),
-                probability=next(it) if known[i] else None,
-                model_version=m.version,
-            )
-            for i, cid in enumerate(customer_ids)
-        ]
-
-    def propensity_features(self, req: s.PropensityFeaturesRequest) -> s.PropensityFeaturesResponse:
-        m = self._model(PROPENSITY)
-        x = np.array([_features_row(req.features)], dtype=np.float64)
-        return s.PropensityFeaturesResponse(
-            probability=self._probabilities(m, x)[0], model_version=m.version
-        )
-
-    def propensity_features_batch(
-        self, req: s.PropensityFeaturesBatchRequest
-    ) -> s.PropensityFeaturesBatchResponse:
-        m = self._model(PROPENSITY)
-        x = np.array([_features_row(row) for row in req.rows], dtype=np.float64)
-        return s.PropensityFeaturesBatchResponse(
-            probabilities=self._probabilities(m, x), model_version=m.version
-        )
-
-    # -- model info ---------------------------------------------------------------------------
     def model_info(self) -> s.ModelInfoResponse:
         current = self.tracker.current
         models = []

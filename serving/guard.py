@@ -6,9 +6,10 @@ microseconds. In order, for every HTTP request:
 1. API key. When ``settings.api_key`` (env ``MERCATO_API_KEY``) is set, every path except the
    health checks and the API documentation needs ``Authorization: Bearer <key>`` or
    ``X-API-Key: <key>``; otherwise the answer is 401.
-2. POST bodies must be JSON (415 otherwise) and at most ``MERCATO_MAX_BODY_BYTES`` (default
-   1 MiB; 413 otherwise): a declared Content-Length is checked before anything is read, and a
-   chunked body is counted while it is read here, so an oversized one never reaches the parser.
+2. POST bodies must be JSON (415 otherwise) and at most ``settings.max_body_bytes`` (env
+   ``MERCATO_MAX_BODY_BYTES``, default 1 MiB; 413 otherwise): a declared Content-Length is
+   checked before anything is read, and a chunked body is counted while it is read here, so an
+   oversized one never reaches the parser.
 3. BentoML answers invalid input with 400 and pydantic's error list. The first error's field is
    lifted into ``field`` and every error is summarised in ``error``, so a caller reads at once
    which field is wrong; the original list stays in ``detail``.
@@ -22,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-import os
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -35,11 +35,10 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-MAX_BODY_ENV = "MERCATO_MAX_BODY_BYTES"
-DEFAULT_MAX_BODY = 1 << 20
 #: Reachable without a key: orchestrators probe these, and the docs describe the API.
 OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/", "/docs.json", "/schema.json"})
 OPEN_PREFIXES = ("/static_content/", "/assets/")
+READ_METHODS = frozenset({"GET", "HEAD"})
 UNAUTHORIZED = {
     "error": "missing or wrong API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
 }
@@ -79,7 +78,7 @@ def describe_validation_errors(detail: list[dict[str, Any]]) -> tuple[str, str |
 
 
 class Guard:
-    """ASGI middleware; ``api_key`` and ``max_body`` default to settings and env at start-up."""
+    """ASGI middleware; ``api_key`` and ``max_body`` default to the settings at start-up."""
 
     def __init__(
         self,
@@ -88,17 +87,14 @@ class Guard:
         max_body: int | None = None,
         metrics: RequestMetrics | None = None,
     ):
+        from mercato.settings import get_settings
+
         self.app = app
         self.metrics = metrics
-        if api_key is None:
-            from mercato.settings import get_settings
-
-            api_key = get_settings().api_key
+        settings = get_settings()
+        api_key = settings.api_key if api_key is None else api_key
         self.api_key = api_key.encode() if api_key else b""
-        if max_body is None:
-            raw = os.environ.get(MAX_BODY_ENV, "")
-            max_body = int(raw) if raw.strip().isdigit() else DEFAULT_MAX_BODY
-        self.max_body = max_body
+        self.max_body = settings.max_body_bytes if max_body is None else max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         endpoint = None
@@ -147,8 +143,14 @@ class Guard:
             if not (given_key and hmac.compare_digest(given_key, self.api_key)):
                 await self._reply(send, 401, UNAUTHORIZED, [(b"www-authenticate", b"Bearer")])
                 return
-        if scope.get("method") != "POST":
-            if self.metrics is not None and scope.get("path") == METRICS_PATH:
+        method = scope.get("method")
+        if method != "POST":
+            # Only a read gets the metrics; PUT, DELETE... on /metrics get the app's 404/405.
+            if (
+                self.metrics is not None
+                and method in READ_METHODS
+                and scope.get("path") == METRICS_PATH
+            ):
                 start, body = _response(200, self.metrics.render(), CONTENT_TYPE.encode())
                 await send(start)
                 await send(body)

@@ -18,9 +18,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mercato.processes import ServerProcess, ServerStartError, start_server
-from mercato.processes import free_port as free_port  # re-exported: tests and bench use it
 from mercato.settings import REPO_ROOT, TELEMETRY_OFF, Settings, apply_runtime_env
+from serving.processes import ServerProcess, ServerStartError, start_server
+from serving.processes import free_port as free_port  # re-exported: tests and bench use it
 
 SERVICE = "serving.service:Mercato"
 

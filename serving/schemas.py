@@ -13,6 +13,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from mercato.names import customer_id_text
+
 #: Most ids a batch request may carry; larger batches are refused with a 400.
 MAX_BATCH = 1000
 #: Most recommendations or similar items one request may ask for.
@@ -20,19 +22,16 @@ MAX_K = 100
 
 
 def _id_to_text(value: Any) -> Any:
-    """Accept ids as JSON numbers as well as strings: ``17850`` and ``17850.0`` -> ``"17850"``."""
-    if isinstance(value, bool):
-        return value  # left for the string check to refuse
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, str):
-        text = value.strip()
-        head, dot, tail = text.partition(".")
-        if dot and head.isdigit() and tail and set(tail) == {"0"}:
-            return head
-        return text
+    """Accept ids as JSON numbers as well as strings: ``17850`` and ``17850.0`` -> ``"17850"``.
+
+    The rule is ``mercato.names.customer_id_text``, the one every layer uses; what it cannot
+    read as an id (a boolean, a fraction, an empty string) is left for validation to refuse.
+    """
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        return value
+    if isinstance(value, int | float | str):
+        text = customer_id_text(value)
+        return value if text is None else text
     return value
 
 
@@ -301,3 +300,7 @@ class ErrorResponse(BaseModel):
 
     error: str = Field(description="What went wrong, in words.")
     field: str | None = Field(default=None, description="The request field at fault, if any.")
+    detail: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="400 only: every validation error, as pydantic lists them (loc, msg, type).",
+    )
