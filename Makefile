@@ -16,7 +16,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export SCARF_ANALYTICS := false
 
-.PHONY: install demo test test-random audit lint format airflow airflow-stop serve bench clean
+.PHONY: install demo test test-unit test-random audit lint format airflow airflow-stop serve bench clean
 
 install: .venv/.installed
 
@@ -29,11 +29,14 @@ $(UV):
 	@touch $@
 
 demo: install  ## install, generate data, run every stage, serve and show answers
-	$(PY) -m mercato.demo
+	$(PY) -m pipeline.demo
 
 test: install  ## install and run the whole test suite
 	$(PY) -m devtools.servers ensure
 	$(PY) -m pytest
+
+test-unit: install  ## the fast tests only (tests/unit: no servers, no pipeline runs; seconds)
+	$(PY) -m pytest tests/unit -q
 
 test-random: install  ## the whole suite in a random order (SEED=N to repeat one)
 	$(PY) -m devtools.servers ensure
@@ -54,10 +57,10 @@ serve: install  ## serve the champions on 127.0.0.1 (MERCATO_SERVE_PORT, default
 	.venv/bin/mercato serve
 
 airflow: install  ## start Airflow (api-server, scheduler, dag-processor) on 127.0.0.1
-	.venv/bin/mercato airflow start
+	$(PY) -m devtools.airflow_local start
 
 airflow-stop:
-	.venv/bin/mercato airflow stop
+	$(PY) -m devtools.airflow_local stop
 
 bench: install  ## print the benchmark figures recorded in the README
 	$(PY) bench/run_all.py

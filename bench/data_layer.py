@@ -37,9 +37,9 @@ REAL_ROWS = 541_909
 def run_one(data: Path, home: Path) -> dict[str, object]:
     """Raw -> marts on one file in a fresh data folder; returns seconds per step and peak RSS."""
     os.environ["MERCATO_HOME"] = str(home)
-    from expectations.mart_gate import validate_marts
-    from mercato import landing, warehouse
     from mercato.settings import apply_runtime_env, get_settings
+    from pipeline import stages
+    from warehouse import dbt, landing, reader
 
     settings = get_settings()
     apply_runtime_env(settings)
@@ -49,13 +49,13 @@ def run_one(data: Path, home: Path) -> dict[str, object]:
     result = landing.ingest_file(settings, data)
     timings["ingest_and_raw_gate_s"] = time.perf_counter() - tick
     tick = time.perf_counter()
-    summary = warehouse.run_dbt(settings, ["build", "--quiet"])
+    summary = dbt.run_dbt(settings, ["build", "--quiet"])
     timings["dbt_build_s"] = time.perf_counter() - tick
     tick = time.perf_counter()
-    validate_marts(settings)
+    stages.validate(settings)
     timings["mart_gate_s"] = time.perf_counter() - tick
     timings["total_s"] = time.perf_counter() - start
-    counts = warehouse.table_counts(settings)
+    counts = reader.table_counts(settings)
     return {
         "file": str(data),
         "rows": result.rows,
@@ -69,7 +69,7 @@ def run_one(data: Path, home: Path) -> dict[str, object]:
 
 def make_synthetic(path: Path, target_rows: int) -> Path:
     """Generated orders with about ``target_rows`` lines over a year (calibrated on a sample)."""
-    from mercato.synthetic import generate_orders
+    from warehouse.synthetic import generate_orders
 
     probe = 2_000
     sample = generate_orders(n_customers=probe, n_products=500, days=365, end_date=END_DATE)

@@ -57,11 +57,11 @@ def ensure_marts(settings: Settings, data: Path) -> None:
             return
     if not data.is_file():
         sys.exit(f"real dataset not found at {data} (set MERCATO_REAL_DATA)")
-    from mercato import pipeline
+    from pipeline import stages
 
     print(f"building marts from {data} into {settings.home} (once)")
-    timed("ingest (raw gate + load)", lambda: pipeline.ingest(settings, data))
-    timed("dbt build", lambda: pipeline.transform(settings))
+    timed("ingest (raw gate + load)", lambda: stages.ingest(settings, data))
+    timed("dbt build", lambda: stages.transform(settings))
 
 
 @contextmanager

@@ -45,7 +45,7 @@ ALS_SETTINGS = {
 def warehouse_interactions(home: Path | None, data: Path) -> pd.DataFrame:
     """Interactions from mart ``fct_order_lines`` of ``home``, or of a temporary data folder
     where ``data`` is ingested and transformed first (when ``home`` is None)."""
-    from mercato import pipeline
+    from pipeline import stages
 
     if home is not None:
         settings = dataclasses.replace(get_settings(), home=home.expanduser().resolve())
@@ -56,8 +56,8 @@ def warehouse_interactions(home: Path | None, data: Path) -> pd.DataFrame:
         settings = dataclasses.replace(get_settings(), home=Path(tmp), mlflow_tracking_uri="")
         settings.ensure_dirs()
         print(f"ingesting and transforming {data} in a temporary data folder ...", flush=True)
-        pipeline.ingest(settings, data)
-        pipeline.transform(settings)
+        stages.ingest(settings, data)
+        stages.transform(settings)
         return build_recommendation_data(settings)
 
 

@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="mercato-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
 
-    from mercato.pipeline import run_all
+    from pipeline.stages import run_all
 
     home = workdir / "pipeline"
     settings = dataclasses.replace(get_settings(), home=home, mlflow_tracking_uri="")

@@ -59,6 +59,13 @@ def bare_app(settings: Settings):  # type: ignore[no-untyped-def]
 
     core = MercatoCore(settings, poll_seconds=0)
     core.start()
+
+    def bound(name: str):  # type: ignore[no-untyped-def]
+        """The endpoint's handler on this core, as the service's API method calls it."""
+        handler = core.endpoints[name].handler
+        return lambda request: handler(core, request)
+
+    handlers = {name: bound(name) for name in core.endpoints}
     app = FastAPI()
 
     @app.get("/readyz")
@@ -67,19 +74,19 @@ def bare_app(settings: Settings):  # type: ignore[no-untyped-def]
 
     @app.post("/recommend", response_model=s.RecommendResponse)
     async def recommend(request: s.RecommendRequest) -> Response:
-        return answer(core.recommend, request)
+        return answer(handlers["recommend"], request)
 
     @app.post("/propensity", response_model=s.PropensityResponse)
     def propensity(request: s.PropensityRequest) -> Response:
-        return answer(core.propensity, request)
+        return answer(handlers["propensity"], request)
 
     @app.post("/propensity_features", response_model=s.PropensityFeaturesResponse)
     async def propensity_features(request: s.PropensityFeaturesRequest) -> Response:
-        return answer(core.propensity_features, request)
+        return answer(handlers["propensity_features"], request)
 
     @app.post("/propensity_features_batch", response_model=s.PropensityFeaturesBatchResponse)
     async def propensity_features_batch(request: s.PropensityFeaturesBatchRequest) -> Response:
-        return answer(core.propensity_features_batch, request)
+        return answer(handlers["propensity_features_batch"], request)
 
     return app
 
@@ -184,7 +191,7 @@ def measure(ports: dict[str, int], requests: dict[str, list[bytes]], concurrency
 # -- workload -----------------------------------------------------------------------------------
 def workload(settings: Settings, n: int, seed: int = 0) -> dict[str, list[dict]]:
     """Request bodies per endpoint: known customers (with history and online features)."""
-    from serving.champions import RECOMMENDER
+    from models.recommendation import MODEL_NAME as RECOMMENDER
     from serving.core import MercatoCore
 
     core = MercatoCore(settings, poll_seconds=0)
@@ -440,8 +447,8 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        from mercato.pipeline import run_all
-        from mercato.synthetic import write_orders
+        from pipeline.stages import run_all
+        from warehouse.synthetic import write_orders
 
         settings.ensure_dirs()
         data = write_orders(

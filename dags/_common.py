@@ -1,12 +1,14 @@
 """What the Mercato DAGs share: the assets they hand over, task defaults and the stage tasks.
 
-Each task is a thin wrapper around one function of ``mercato.pipeline`` (the same functions the
-``mercato`` CLI calls), so a run with or without Airflow does the same work. The stage DAGs and
+Each task is a thin wrapper around one function of ``pipeline.stages`` (the same functions the
+``mercato`` CLI calls) and carries that function's name, so a run with or without Airflow does
+the same work. The stage DAGs and
 ``mercato_pipeline`` build their graphs from these tasks; no business logic lives in ``dags/``.
 
 Everything heavy (the pipeline's libraries) is imported inside the tasks, so parsing a DAG file
-stays cheap: at parse time this module only takes ``DBT_LAYERS`` from ``mercato.pipeline``,
-whose top level imports nothing but the standard library and ``mercato.settings``.
+stays cheap: at parse time this module only takes ``DBT_LAYERS`` from ``warehouse.dbt`` and the
+family names from ``mercato.names``, whose top levels import nothing but the standard library
+and ``mercato.settings``. One ``train_<family>`` task per family is generated from that list.
 ``.airflowignore`` keeps Airflow from parsing this module as a DAG file of its own.
 """
 
@@ -20,18 +22,17 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import Asset, Param, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
-# Cheap by design: mercato.pipeline imports only the standard library and the settings at the
-# top level; every heavy library is imported inside its stages.
-from mercato.pipeline import DBT_LAYERS
+# Cheap by design: both import only the standard library and the settings at the top level.
+from mercato.names import DUCKDB_POOL, family_names
+from warehouse.dbt import DBT_LAYERS
 
 if TYPE_CHECKING:
     from mercato.settings import Settings
 
 OWNER = "mercato"
 
-#: One-slot pool: DuckDB allows one writer process, so every task that writes the warehouse
-#: (or reads it while a writer might be active in another run) takes the single slot.
-DUCKDB_POOL = "mercato_duckdb"
+#: ``DUCKDB_POOL`` has one slot: DuckDB allows one writer process, so every task that writes the
+#: warehouse (or reads it while a writer might be active in another run) takes the single slot.
 DUCKDB_POOL_DESCRIPTION = "One slot: only one task at a time writes the DuckDB warehouse."
 
 #: Fixed start date; no DAG catches up, so it only anchors the schedules.
@@ -47,7 +48,6 @@ DEFAULT_ARGS: dict[str, Any] = {
     "execution_timeout": timedelta(minutes=30),
 }
 
-FAMILIES = ("segmentation", "recommendation", "propensity")
 
 # -- assets: what each stage hands to the next -------------------------------------------------
 RAW = Asset(name="mercato_raw", uri="mercato://warehouse/raw.order_lines", group="mercato")
@@ -91,11 +91,11 @@ def ingest() -> dict[str, Any]:
     """Load new batch files into ``raw`` after the GX raw gate; a rejected batch fails the task."""
     from pathlib import Path
 
-    from mercato import pipeline
+    from pipeline import stages
 
     data = get_current_context()["params"].get("data")
     with gate_fails_task():
-        return pipeline.ingest(runtime_settings(), Path(data) if data else None)
+        return stages.ingest(runtime_settings(), Path(data) if data else None)
 
 
 @task(pool=DUCKDB_POOL, execution_timeout=timedelta(minutes=30))
@@ -104,9 +104,9 @@ def dbt_layer(layer: str, finish: bool = False) -> dict[str, Any]:
 
     With ``finish`` it also returns the row count of every table and writes dbt's docs.
     """
-    from mercato import pipeline
+    from pipeline import stages
 
-    return pipeline.transform(runtime_settings(), layer, finish=finish)
+    return stages.transform(runtime_settings(), layer, finish=finish)
 
 
 def dbt_layers() -> list[Any]:
@@ -122,44 +122,44 @@ def dbt_layers() -> list[Any]:
 
 
 @task(pool=DUCKDB_POOL, execution_timeout=timedelta(minutes=15))
-def validate_marts() -> dict[str, Any]:
+def validate() -> dict[str, Any]:
     """The GX mart gate; a critical failure fails the task and stops everything downstream."""
-    from mercato import pipeline
+    from pipeline import stages
 
     with gate_fails_task():
-        return pipeline.validate_marts(runtime_settings())
+        return stages.validate(runtime_settings())
 
 
 @task(pool=DUCKDB_POOL, execution_timeout=timedelta(minutes=30))
-def materialize_features() -> dict[str, Any]:
+def features() -> dict[str, Any]:
     """Export the feature marts, ``feast apply`` and materialize the online store."""
-    from mercato import pipeline
+    from pipeline import stages
 
-    return pipeline.materialize_features(runtime_settings())
+    return stages.features(runtime_settings())
 
 
 @task(execution_timeout=timedelta(minutes=60))
 def train(family: str) -> dict[str, Any]:
-    """Train, evaluate, register and gate one model family (three run side by side)."""
-    from mercato import pipeline
+    """Train, evaluate, register and gate one model family (the families run side by side)."""
+    from pipeline import stages
 
-    return pipeline.train(runtime_settings(), family)
+    return stages.train(runtime_settings(), family)
 
 
 def train_all() -> list[Any]:
-    """One training task per model family, each named ``train_<family>``."""
-    return [train.override(task_id=f"train_{family}")(family) for family in FAMILIES]
+    """One training task per model family (``mercato.names``), each named ``train_<family>``."""
+    return [train.override(task_id=f"train_{family}")(family) for family in family_names()]
 
 
 @task(execution_timeout=timedelta(minutes=5))
 def collect_models(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """Gather the three training summaries into one (and emit the models asset when asked)."""
-    return {family: result for family, result in zip(FAMILIES, results, strict=True)}
+    """Gather the training summaries into one (and emit the models asset when asked)."""
+    return {result["family"]: result for result in results}
 
 
 @task(execution_timeout=timedelta(minutes=10))
-def deploy() -> dict[str, Any]:
+def champions() -> dict[str, Any]:
     """Report the champion of each family; running services follow the ``champion`` alias."""
-    from mercato import pipeline
+    from pipeline import stages
 
-    return pipeline.deploy(runtime_settings())
+    return stages.champions(runtime_settings())

@@ -1,5 +1,5 @@
 """
-### Mercato: deploy the champions
+### Mercato: report the champions
 
 Runs when the models are trained and gated (asset `mercato_models`). Reports the `champion`
 version of each model family. The BentoML service resolves its models by the `champion` alias,
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from airflow.sdk import dag
 
-from dags._common import DEFAULT_ARGS, MODELS, START_DATE, deploy
+from dags._common import DEFAULT_ARGS, MODELS, START_DATE, champions
 
 
 @dag(
@@ -24,11 +24,11 @@ from dags._common import DEFAULT_ARGS, MODELS, START_DATE, deploy
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
-    tags=["mercato", "bentoml", "deploy"],
+    tags=["mercato", "bentoml", "champions"],
     doc_md=__doc__,
 )
-def mercato_deploy() -> None:
-    deploy()
+def mercato_champions() -> None:
+    champions()
 
 
-mercato_deploy()
+mercato_champions()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from airflow.sdk import dag
 
-from dags._common import DEFAULT_ARGS, FEATURES, MARTS, START_DATE, materialize_features
+from dags._common import DEFAULT_ARGS, FEATURES, MARTS, START_DATE, features
 
 
 @dag(
@@ -29,7 +29,7 @@ from dags._common import DEFAULT_ARGS, FEATURES, MARTS, START_DATE, materialize_
     doc_md=__doc__,
 )
 def mercato_features() -> None:
-    materialize_features.override(outlets=[FEATURES])()
+    features.override(outlets=[FEATURES])()
 
 
 mercato_features()

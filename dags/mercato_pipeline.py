@@ -4,8 +4,8 @@
 Every stage in order, in one DAG run: ingest (GX raw gate) → dbt, one task per layer
 (`dbt_staging` → `dbt_intermediate` → `dbt_marts`, each `dbt build --select <layer>` with its
 tests) → GX mart gate → materialize features → train the three model families side by side
-(each with evaluation and the promotion gate) → deploy. The same tasks as the stage DAGs
-`mercato_ingest`, `mercato_transform`, `mercato_features`, `mercato_train` and `mercato_deploy`,
+(each with evaluation and the promotion gate) → champions. The same tasks as the stage DAGs
+`mercato_ingest`, `mercato_transform`, `mercato_features`, `mercato_train` and `mercato_champions`,
 for a manual run from the UI or the REST API. It emits no assets, so it does not start the
 stage DAGs as well.
 
@@ -26,12 +26,12 @@ from dags._common import (
     DATA_PARAM,
     DEFAULT_ARGS,
     START_DATE,
+    champions,
     dbt_layers,
-    deploy,
+    features,
     ingest,
-    materialize_features,
     train_all,
-    validate_marts,
+    validate,
 )
 
 
@@ -49,10 +49,10 @@ def mercato_pipeline() -> None:
     chain(
         ingest(),
         *dbt_layers(),
-        validate_marts(),
-        materialize_features(),
+        validate(),
+        features(),
         train_all(),
-        deploy(),
+        champions(),
     )
 
 

@@ -10,7 +10,7 @@ on the same hold-out by the promotion margin (the decision is recorded as versio
 - **Reads:** DuckDB marts and the Feast offline store.
 - **Writes:** MLflow runs and registered models `mercato_segmentation`, `mercato_recommender`,
   `mercato_propensity` in `$MERCATO_HOME/mlflow/`.
-- **Emits:** asset `mercato_models` when all three are done, which starts `mercato_deploy`.
+- **Emits:** asset `mercato_models` when every family is done, which starts `mercato_champions`.
 
 **Rerun:** safe; clear one `train_<family>` task to retrain only that family. Training is
 seeded, and a retried task (even one killed mid-run) leaves no half-written model version.

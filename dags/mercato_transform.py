@@ -11,7 +11,7 @@ task each, every layer with its dbt data and unit tests (`dbt build --select <la
    `customer_item_interactions`, `customer_features`, `propensity_labels`,
    `product_features`); returns every table's row count and writes dbt's docs.
 
-Then the **Great Expectations mart gate** (`validate_marts`) checks the marts.
+Then the **Great Expectations mart gate** (`validate`) checks the marts.
 
 - **Reads:** DuckDB `raw.order_lines`.
 - **Writes:** DuckDB schema `main` (views and marts); dbt artifacts and docs in
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from airflow.sdk import chain, dag
 
-from dags._common import DEFAULT_ARGS, MARTS, RAW, START_DATE, dbt_layers, validate_marts
+from dags._common import DEFAULT_ARGS, MARTS, RAW, START_DATE, dbt_layers, validate
 
 
 @dag(
@@ -41,7 +41,7 @@ from dags._common import DEFAULT_ARGS, MARTS, RAW, START_DATE, dbt_layers, valid
     doc_md=__doc__,
 )
 def mercato_transform() -> None:
-    chain(*dbt_layers(), validate_marts.override(outlets=[MARTS])())
+    chain(*dbt_layers(), validate.override(outlets=[MARTS])())
 
 
 mercato_transform()

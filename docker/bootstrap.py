@@ -43,8 +43,8 @@ def main() -> int:
         )
         return 1
     else:
-        from mercato.pipeline import run_all
-        from mercato.synthetic import write_orders
+        from pipeline.stages import run_all
+        from warehouse.synthetic import write_orders
 
         print(f"bootstrap: no champion for {', '.join(missing)}; training on synthetic orders")
         orders = settings.home / "bootstrap" / "synthetic_orders.csv"

@@ -1,7 +1,7 @@
 """The ``mercato`` command line: the same stage functions the Airflow DAGs call.
 
-Every command reads its data folder from ``MERCATO_HOME`` (see ``mercato.settings``), so two data
-folders never mix.
+Each stage's verb is its function's name in ``pipeline.stages``. Every command reads its data
+folder from ``MERCATO_HOME`` (see ``mercato.settings``), so two data folders never mix.
 """
 
 from __future__ import annotations
@@ -50,9 +50,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from mercato.names import family_names, source_modules
+
+    settings = get_settings()
+    names = family_names(settings)
     parser = argparse.ArgumentParser(
         prog="mercato",
-        description="Segments, recommendations and purchase propensity from raw orders.",
+        description="Mercato: models for e-commerce marketing, from raw data to HTTP answers.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -77,6 +81,11 @@ def _parser() -> argparse.ArgumentParser:
 
     ingest = sub.add_parser("ingest", help="load one batch file (or the landing folder)")
     ingest.add_argument("path", type=Path, nargs="?")
+    ingest.add_argument(
+        "--source",
+        choices=list(source_modules(settings)),
+        help="the file's raw source (default: recognised by its columns)",
+    )
     ingest.set_defaults(func=_stage("ingest"))
 
     transform = sub.add_parser("transform", help="build the marts with dbt (and its docs)")
@@ -86,13 +95,18 @@ def _parser() -> argparse.ArgumentParser:
     for name, help_text in (
         ("validate", "run the Great Expectations gate over the marts"),
         ("features", "export, apply and materialize the Feast features"),
-        ("deploy", "show the champion of each model"),
+        ("champions", "show the champion version of each model family"),
     ):
         stage = sub.add_parser(name, help=help_text)
         stage.set_defaults(func=_stage(name))
 
-    train = sub.add_parser("train", help="train, register and gate one model family")
-    train.add_argument("family", choices=["segmentation", "recommendation", "propensity", "all"])
+    train = sub.add_parser(
+        "train",
+        help=f"train, register and gate a model family ({', '.join(names)}, or all)",
+        description="Train, evaluate, register and gate a model family. Families: "
+        + ", ".join(names),
+    )
+    train.add_argument("family", choices=[*names, "all"], help="a family name, or all")
     train.set_defaults(func=_train)
 
     serve = sub.add_parser("serve", help="serve the champions over HTTP (BentoML)")
@@ -109,10 +123,6 @@ def _parser() -> argparse.ArgumentParser:
     rollback.add_argument("model")
     rollback.set_defaults(func=_rollback)
 
-    airflow = sub.add_parser("airflow", help="run Airflow on this machine (api, scheduler, dags)")
-    airflow.add_argument("action", choices=["start", "stop"])
-    airflow.set_defaults(func=_airflow)
-
     info = sub.add_parser("info", help="show the settings and where each tool writes")
     info.set_defaults(func=_info)
     return parser
@@ -123,7 +133,7 @@ def _print(summary: Any) -> None:
 
 
 def _generate(settings: Settings, args: argparse.Namespace) -> int:
-    from mercato.synthetic import write_orders
+    from warehouse.synthetic import write_orders
 
     out = args.out or settings.landing_dir / "synthetic_orders.parquet"
     write_orders(
@@ -144,11 +154,11 @@ def run_pipeline(settings: Settings, data: Path | None = None) -> dict[str, Any]
     With no ``data`` and an empty landing folder, seeded synthetic orders are generated into the
     landing folder first, so a fresh checkout has something to run on (``mercato run``, the demo).
     """
-    from mercato.pipeline import run_all
-    from mercato.summary import format_summary
+    from pipeline.stages import run_all
+    from pipeline.summary import format_summary
 
     if data is None and not any(settings.landing_dir.glob("*")):
-        from mercato.synthetic import write_orders
+        from warehouse.synthetic import write_orders
 
         data = write_orders(
             settings.landing_dir / "synthetic_orders.parquet",
@@ -168,20 +178,14 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 def _stage(name: str):  # type: ignore[no-untyped-def]
     def run_stage(settings: Settings, args: argparse.Namespace) -> int:
-        from mercato import pipeline
+        from pipeline import stages
 
         if name == "ingest":
-            summary = pipeline.ingest(settings, args.path)
+            summary = stages.ingest(settings, args.path, source=args.source)
         elif name == "transform":
-            # the whole build, or its last layer, ends with row counts and dbt docs (as the DAG)
-            last = args.select in (None, pipeline.DBT_LAYERS[-1])
-            summary = pipeline.transform(settings, args.select, finish=last)
-        elif name == "validate":
-            summary = pipeline.validate_marts(settings)
-        elif name == "features":
-            summary = pipeline.materialize_features(settings)
+            summary = stages.transform(settings, args.select)
         else:
-            summary = getattr(pipeline, name)(settings)
+            summary = getattr(stages, name)(settings)
         _print(summary)
         return 0
 
@@ -189,10 +193,11 @@ def _stage(name: str):  # type: ignore[no-untyped-def]
 
 
 def _train(settings: Settings, args: argparse.Namespace) -> int:
-    from mercato import pipeline
+    from mercato.names import family_names
+    from pipeline import stages
 
-    families = pipeline.FAMILIES if args.family == "all" else (args.family,)
-    _print({family: pipeline.train(settings, family) for family in families})
+    names = family_names(settings) if args.family == "all" else (args.family,)
+    _print({family: stages.train(settings, family) for family in names})
     return 0
 
 
@@ -213,16 +218,6 @@ def _rollback(settings: Settings, args: argparse.Namespace) -> int:
     from models import registry
 
     _print(registry.rollback(settings, args.model))
-    return 0
-
-
-def _airflow(settings: Settings, args: argparse.Namespace) -> int:
-    from mercato import airflow_local
-
-    if args.action == "start":
-        airflow_local.start(settings)
-    else:
-        airflow_local.stop(settings)
     return 0
 
 

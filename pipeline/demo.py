@@ -11,13 +11,13 @@ import sys
 
 import httpx
 
-from mercato.cli import quiet_libraries, run_pipeline
 from mercato.settings import apply_runtime_env, get_settings
+from pipeline.cli import quiet_libraries, run_pipeline
 
 
 def _pick_customer(settings) -> str:  # type: ignore[no-untyped-def]
     """A customer who exists in the data and has a history: the one with the most orders."""
-    from mercato.warehouse import read_table
+    from warehouse.reader import read_table
 
     customers = read_table(settings, "dim_customers", columns=["customer_id", "n_orders"])
     return str(

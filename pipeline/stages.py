@@ -1,12 +1,15 @@
 """The pipeline's stages, one function each, shared by the ``mercato`` CLI and the Airflow DAGs.
 
-Every stage takes the settings, reads what the previous stage wrote, and returns a JSON-able
-summary; a failure raises with a message that names the problem. Heavy libraries are imported
-inside the stages so that importing this module (as every DAG file does) stays cheap.
+Each stage is named after the CLI verb that runs it (``mercato ingest``, ``transform``,
+``validate``, ``features``, ``train FAMILY``, ``champions``). Every stage takes the settings,
+reads what the previous stage wrote, and returns a JSON-able summary; a failure raises with a
+message that names the problem. Heavy libraries are imported inside the stages so that
+importing this module (as every DAG file does) stays cheap.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import time
@@ -15,21 +18,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mercato.names import family_names
 from mercato.settings import Settings, apply_runtime_env
+from warehouse.dbt import DBT_LAYERS
 
-FAMILIES = ("segmentation", "recommendation", "propensity")
+#: Row counts of the marts at the last mart gate that passed (the next gate compares).
+MART_COUNTS_FILE = "mart_row_counts.json"
 
 
-def ingest(settings: Settings, data: Path | None = None) -> dict[str, Any]:
+def ingest(settings: Settings, data: Path | None = None, source: str | None = None) -> dict:
     """Load new batches into ``raw``: one file if given, else everything in the landing folder.
 
-    Both ways go through ``mercato.landing.ingest_file``, which copies an accepted file into the
-    archive: a given file stays where it is, a landing file is deleted from the landing folder
-    once its rows are loaded. Raises ``expectations.GateFailed`` when the raw gate rejects a batch
-    (it is then in quarantine, and the warehouse holds none of its rows); the other landing files
-    are loaded first.
+    Both ways go through ``warehouse.landing.ingest_file``, which recognises the file's source
+    by its columns (or takes ``source``) and copies an accepted file into the archive: a given
+    file stays where it is, a landing file is deleted from the landing folder once its rows are
+    loaded. Raises ``expectations.GateFailed`` when the raw gate rejects a batch (it is then in
+    quarantine, and the warehouse holds none of its rows); the other landing files are loaded
+    first.
     """
-    from mercato import landing
+    from warehouse import landing
 
     apply_runtime_env(settings)
     settings.ensure_dirs()
@@ -37,75 +44,74 @@ def ingest(settings: Settings, data: Path | None = None) -> dict[str, Any]:
         data = Path(data).expanduser().resolve()
         if not data.is_file():
             raise FileNotFoundError(f"no data file at {data}")
-        results = [landing.ingest_file(settings, data)]
+        results = [landing.ingest_file(settings, data, source=source)]
     else:
         results = landing.ingest_landing(settings)
-    return {
-        "batches": [
-            {
-                "batch_id": r.batch_id,
-                "source_file": str(r.source_file),
-                "rows": r.rows,
-                "status": r.status,
-                "warnings": list(r.warnings),
-            }
-            for r in results
-        ]
-    }
+    return {"batches": [dataclasses.asdict(r) for r in results]}
 
 
-#: dbt's layers (folders under ``dbt_project/models/``) in build order. Built one by one they
-#: run exactly the models and tests of one whole ``dbt build`` (the raw sources' tests belong to
-#: ``staging``, where they are declared); ``mercato_transform`` shows each as its own task.
-DBT_LAYERS = ("staging", "intermediate", "marts")
-
-
-def transform(
-    settings: Settings, select: str | None = None, finish: bool | None = None
-) -> dict[str, Any]:
+def transform(settings: Settings, select: str | None = None, finish: bool | None = None) -> dict:
     """Build the dbt models with their tests; a finishing build adds row counts and docs.
 
     Without ``select`` this is one ``dbt build`` of every layer. With a dbt selector (a layer of
-    :data:`DBT_LAYERS`, or any selector dbt understands) it builds only that part. Tests are
-    picked *buildable*: a test runs with the last of its models, never against a model of a
-    later layer that is not built yet, so the layers in order run each test once. A selector
-    that matches no model raises ``ValueError`` (dbt itself succeeds doing nothing).
+    :data:`warehouse.dbt.DBT_LAYERS`, or any selector dbt understands) it builds only that part.
+    Tests are picked *buildable*: a test runs with the last of its models, never against a model
+    of a later layer that is not built yet, so the layers in order run each test once. A
+    selector that matches no model raises ``ValueError`` (dbt itself succeeds doing nothing).
 
     ``finish`` adds the row count of every table (``row_counts``) and writes dbt's docs
-    (``docs``, the static page). It defaults to True for the whole build (no ``select``) and to
-    False for a selection; the caller that builds the last part (the ``dbt_marts`` task, which
-    builds the ``marts`` layer) passes ``finish=True``.
+    (``docs``, the static page). It defaults to True for the whole build (no ``select``) and for
+    the last layer, and to False for any other selection.
     """
-    from mercato import warehouse
+    from warehouse import dbt, reader
 
     apply_runtime_env(settings)
     settings.ensure_dirs()
     args = ["build"]
     if select is not None:
         args += ["--select", select, "--indirect-selection", "buildable"]
-    summary = warehouse.run_dbt(settings, args)
+    summary = dbt.run_dbt(settings, args)
     if select is not None and summary["models_built"] == 0:
         raise ValueError(
             f"dbt selector {select!r} matched no model; the layers are {', '.join(DBT_LAYERS)}"
         )
     if finish is None:
-        finish = select is None
+        finish = select in (None, DBT_LAYERS[-1])
     if finish:
-        summary["row_counts"] = warehouse.table_counts(settings)
-        summary["docs"] = str(warehouse.generate_docs(settings))
+        summary["row_counts"] = reader.table_counts(settings)
+        summary["docs"] = str(dbt.generate_docs(settings))
     return summary
 
 
-def validate_marts(settings: Settings) -> dict[str, Any]:
-    """Run the Great Expectations gate over the marts; raises ``GateFailed`` on a critical check."""
-    from expectations.mart_gate import validate_marts as run_gate
+def validate(settings: Settings) -> dict[str, Any]:
+    """The Great Expectations gate over the marts; raises ``GateFailed`` on a critical check.
+
+    Reads every mart, runs the pure check of ``expectations.mart_gate`` against the row counts
+    of the last passing run, and keeps the new counts when it passes. On a failure the report
+    and the failing rows go to ``quarantine/marts-<time>/``; the marts stay where they are and
+    nothing downstream runs.
+    """
+    from expectations import GateFailed
+    from expectations.mart_gate import MART_TABLES, check_marts
+    from expectations.report import write_marts_report
+    from warehouse import reader
 
     apply_runtime_env(settings)
-    result = run_gate(settings)
-    return _as_dict(result)
+    counts_path = settings.gx_dir / MART_COUNTS_FILE
+    previous = json.loads(counts_path.read_text()) if counts_path.is_file() else {}
+    frames = {table: reader.read_table(settings, table) for table in MART_TABLES}
+    result = check_marts(frames, previous, settings)
+    if not result.success:
+        folder = settings.quarantine_dir / f"marts-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"
+        write_marts_report(folder, result)
+        raise GateFailed(result.failure_message(), result)
+    counts_path.parent.mkdir(parents=True, exist_ok=True)
+    counts = {table: len(frame) for table, frame in frames.items()}
+    counts_path.write_text(json.dumps(counts, indent=2, sort_keys=True))
+    return dataclasses.asdict(result)
 
 
-def materialize_features(settings: Settings) -> dict[str, Any]:
+def features(settings: Settings) -> dict[str, Any]:
     """Export the feature marts for Feast, apply the definitions and load the online store."""
     from features import store
 
@@ -114,28 +120,23 @@ def materialize_features(settings: Settings) -> dict[str, Any]:
     exported = store.export_sources(settings)
     store.apply(settings)
     materialized = store.materialize(settings)
-    return {"exported": exported, "materialized": _as_dict(materialized)}
+    return {"exported": exported, "materialized": dict(materialized)}
 
 
 def train(settings: Settings, family: str) -> dict[str, Any]:
-    """Train, evaluate, register and gate one model family."""
-    if family not in FAMILIES:
-        raise ValueError(f"unknown model family {family!r}; choose one of {', '.join(FAMILIES)}")
-    apply_runtime_env(settings)
-    settings.ensure_dirs()
-    if family == "segmentation":
-        from models import segmentation as module
-    elif family == "recommendation":
-        from models import recommendation as module
-    else:
-        from models import propensity as module
-    data = getattr(module, f"build_{family}_data")(settings)
-    result = getattr(module, f"train_{family}")(data, settings)
-    return _as_dict(result)
+    """Train, evaluate, register and gate one model family (see ``models.training``)."""
+    from models import training
+
+    result = training.train(family, settings)
+    return json.loads(json.dumps(dataclasses.asdict(result), default=_plain))
 
 
-def deploy(settings: Settings) -> dict[str, Any]:
-    """Report the champion of every family; running services follow the ``champion`` alias."""
+def champions(settings: Settings) -> dict[str, Any]:
+    """The champion version of every family; running services follow the ``champion`` alias.
+
+    Nothing is copied or restarted: the service checks the alias every
+    ``MERCATO_MODEL_POLL_SECONDS`` and swaps a new champion in by itself.
+    """
     from models import registry
 
     apply_runtime_env(settings)
@@ -153,10 +154,10 @@ def run_all(
     steps: list[tuple[str, Callable[[], dict[str, Any]]]] = [
         ("ingest", lambda: ingest(settings, data)),
         ("transform", lambda: transform(settings)),
-        ("validate_marts", lambda: validate_marts(settings)),
-        ("materialize_features", lambda: materialize_features(settings)),
-        *[(f"train_{f}", lambda f=f: train(settings, f)) for f in FAMILIES],
-        ("deploy", lambda: deploy(settings)),
+        ("validate", lambda: validate(settings)),
+        ("features", lambda: features(settings)),
+        *[(f"train_{f}", lambda f=f: train(settings, f)) for f in family_names(settings)],
+        ("champions", lambda: champions(settings)),
     ]
     for number, (name, step) in enumerate(steps, start=1):
         progress(f"[{number}/{len(steps)}] {name} ...")
@@ -172,12 +173,12 @@ def run_all(
     return summary
 
 
-def _as_dict(value: Any) -> dict[str, Any]:
-    """Summaries may be dataclasses or dicts; the pipeline hands on plain dicts."""
-    if isinstance(value, dict):
-        return dict(value)
-    if hasattr(value, "__dataclass_fields__"):
-        from dataclasses import asdict
-
-        return asdict(value)
-    return {"result": value}
+def _plain(value: Any) -> Any:
+    """JSON for what families put in their details (dataclasses, NumPy values, paths)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)

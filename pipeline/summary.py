@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mercato.pipeline import FAMILIES
+from mercato.names import family_names
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -18,7 +18,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append("rows per table:")
         width = max(len(name) for name in counts)
         lines.extend(f"  {name:<{width}}  {rows:>10,}" for name, rows in counts.items())
-    for family in FAMILIES:
+    for family in family_names():
         result = summary.get(f"train_{family}")
         if not result:
             continue
@@ -32,7 +32,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         )
         if shown:
             lines.append(f"  {shown}")
-    champions = summary.get("deploy", {}).get("champions", {})
+    champions = summary.get("champions", {}).get("champions", {})
     if champions:
         lines.append("champions: " + ", ".join(f"{k} v{v}" for k, v in champions.items()))
     return "\n".join(lines)

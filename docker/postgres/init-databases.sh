@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create Airflow's and MLflow's databases, each owned by its own login role, and let no other
 # role connect to them. Mounted into the postgres container's /docker-entrypoint-initdb.d (runs
-# once, on an empty volume) and run by mercato.stack against a local server. Idempotent: running
+# once, on an empty volume) and run by devtools.stack against a local server. Idempotent: running
 # it again only resets the two passwords.
 #
 # Reads: POSTGRES_USER, POSTGRES_DB (superuser connection; PGHOST/PGPORT/PGPASSWORD if set),
