@@ -41,7 +41,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 @pytest.fixture(scope="session")
 def small_orders(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small generated batch (Parquet) shared by the tests that only read it."""
-    from mercato.synthetic import write_orders
+    from warehouse.synthetic import write_orders
 
     path = tmp_path_factory.mktemp("orders") / "orders.parquet"
     return write_orders(path, n_customers=300, n_products=120, days=240, seed=7, end_date=END_DATE)
@@ -63,7 +63,7 @@ def pipeline_home(tmp_path_factory: pytest.TempPathFactory, small_orders: Path) 
     Session-scoped because a full run costs tens of seconds; tests that read it must not write
     to it (copy it first if they need to change anything).
     """
-    from mercato.pipeline import run_all
+    from pipeline.stages import run_all
 
     home = tmp_path_factory.mktemp("pipeline") / "home"
     value = dataclasses.replace(get_settings(), home=home, mlflow_tracking_uri="")
@@ -88,7 +88,7 @@ def real_pipeline(tmp_path_factory: pytest.TempPathFactory, real_data: Path) -> 
     the cleaning rules live in ``dbt_project/`` only. Tests must not write to this data folder
     (its warehouse is shared by the whole session); copy it first to change anything.
     """
-    from mercato import pipeline
+    from pipeline import stages
 
     home = tmp_path_factory.mktemp("real-warehouse") / "home"
     value = dataclasses.replace(get_settings(), home=home, mlflow_tracking_uri="")
@@ -96,8 +96,8 @@ def real_pipeline(tmp_path_factory: pytest.TempPathFactory, real_data: Path) -> 
     with pytest.MonkeyPatch.context() as patch:
         # the stages point this process's MLflow at their home; give it back afterwards
         patch.setenv("MLFLOW_TRACKING_URI", value.tracking_uri)
-        summaries = {"ingest": pipeline.ingest(value, real_data)}
-        summaries["transform"] = pipeline.transform(value)
+        summaries = {"ingest": stages.ingest(value, real_data)}
+        summaries["transform"] = stages.transform(value)
     return PipelineRun(value, summaries)
 
 
@@ -114,9 +114,9 @@ def real_warehouse(real_pipeline: PipelineRun) -> Settings:
 def real_features(real_warehouse: Settings) -> Settings:
     """``real_warehouse`` with its features materialized in Feast (~10 s more), for the model
     code that builds training sets through the feature store. Read only, like the warehouse."""
-    from mercato import pipeline
+    from pipeline import stages
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", real_warehouse.tracking_uri)
-        pipeline.materialize_features(real_warehouse)
+        stages.features(real_warehouse)
     return real_warehouse

@@ -20,7 +20,7 @@ def _mercato(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
     env.pop("MERCATO_MLFLOW_TRACKING_URI", None)
     env.pop("MERCATO_ONLINE_STORE", None)
     return subprocess.run(
-        [sys.executable, "-m", "mercato.cli", *args],
+        [sys.executable, "-m", "pipeline.cli", *args],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -32,8 +32,8 @@ def _mercato(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
 def test_run_twice_then_serve(
     tmp_path: Path, small_orders: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mercato.warehouse import read_table, table_hashes
     from serving.launch import free_port, start_background
+    from warehouse.reader import read_table, table_hashes
 
     home = tmp_path / "home"
     first = _mercato(["run", "--data", str(small_orders)], home)

@@ -19,7 +19,7 @@ DAG_IDS = (
     "mercato_transform",
     "mercato_features",
     "mercato_train",
-    "mercato_deploy",
+    "mercato_champions",
     "mercato_pipeline",
 )
 DUCKDB_POOL = "mercato_duckdb"
@@ -30,10 +30,10 @@ MODEL_NAMES = ("mercato_segmentation", "mercato_recommender", "mercato_propensit
 #: Tasks of ``mercato_pipeline`` after the ingest task, in order.
 AFTER_INGEST = (
     *DBT_TASKS,
-    "validate_marts",
-    "materialize_features",
+    "validate",
+    "features",
     *(f"train_{f}" for f in FAMILIES),
-    "deploy",
+    "champions",
 )
 
 

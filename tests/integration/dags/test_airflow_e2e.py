@@ -1,6 +1,6 @@
 """Real Airflow on 127.0.0.1: the pipeline through the REST API, a killed training, a clean stop.
 
-One Airflow (api-server, scheduler, dag-processor started by ``mercato.airflow_local``) serves
+One Airflow (api-server, scheduler, dag-processor started by ``devtools.airflow_local``) serves
 the module, because starting it costs ~20 s: the end-to-end run first, then the kill test
 trains again on the same data, then the stop test checks that no process is left.
 """
@@ -21,7 +21,7 @@ import httpx
 import pytest
 from dag_helpers import AFTER_INGEST, MODEL_NAMES, champions, model_versions
 
-from mercato import airflow_local
+from devtools import airflow_local
 from mercato.settings import Settings, get_settings
 
 pytestmark = pytest.mark.slow

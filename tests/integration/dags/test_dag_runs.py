@@ -16,8 +16,8 @@ from dag_helpers import (
     run_dag,
 )
 
-from mercato.pipeline import DBT_LAYERS
 from mercato.settings import Settings
+from warehouse.dbt import DBT_LAYERS
 
 
 def test_pipeline_dag_runs_every_stage(pipeline_run: tuple[Settings, DagRunResult]) -> None:
@@ -32,7 +32,7 @@ def test_pipeline_dag_runs_every_stage(pipeline_run: tuple[Settings, DagRunResul
         assert run.results[f"train_{family}"], f"train_{family} returned no summary"
     versions = model_versions(settings)
     assert all(versions[name] for name in MODEL_NAMES), "every family registered a version"
-    champions = run.results["deploy"]["champions"]
+    champions = run.results["champions"]["champions"]
     assert set(champions) == set(MODEL_NAMES)
     assert all(champions.values()), "the first versions become champions"
 
@@ -53,7 +53,7 @@ def test_stage_dags_run_in_order(
 
     transform = run_dag(dagbag, "mercato_transform", settings)
     assert transform.state == "success", transform.task_states
-    assert transform.task_states == dict.fromkeys((*DBT_TASKS, "validate_marts"), "success")
+    assert transform.task_states == dict.fromkeys((*DBT_TASKS, "validate"), "success")
     built = {t: transform.results[t]["models_built"] for t in DBT_TASKS}
     models = settings.dbt_project_dir / "models"
     expected = {f"dbt_{layer}": len(list((models / layer).glob("*.sql"))) for layer in DBT_LAYERS}
@@ -72,6 +72,6 @@ def test_stage_dags_run_in_order(
         assert len(after[name]) >= len(before[name])
         assert all(v.status == "READY" for v in after[name])
 
-    deploy = run_dag(dagbag, "mercato_deploy", settings)
+    deploy = run_dag(dagbag, "mercato_champions", settings)
     assert deploy.state == "success", deploy.task_states
-    assert set(deploy.results["deploy"]["champions"]) == set(MODEL_NAMES)
+    assert set(deploy.results["champions"]["champions"]) == set(MODEL_NAMES)

@@ -12,7 +12,7 @@ import pytest
 from dag_helpers import DAG_IDS, DAGS_FOLDER, DBT_TASKS, DUCKDB_POOL
 
 #: Tasks that write (or must not read while another task writes) the DuckDB warehouse.
-WAREHOUSE_TASKS = {"ingest", *DBT_TASKS, "validate_marts", "materialize_features"}
+WAREHOUSE_TASKS = {"ingest", *DBT_TASKS, "validate", "features"}
 
 IMPORT_TIME_SCRIPT = """
 import importlib.util, json, sys, time
@@ -65,7 +65,7 @@ def test_schedules_hand_over_through_assets(dagbag: Any) -> None:
 
     assert dagbag.dags["mercato_ingest"].schedule == "@daily"
     chain = ["mercato_ingest", "mercato_transform", "mercato_features", "mercato_train"]
-    for producer, consumer in zip(chain, [*chain[1:], "mercato_deploy"], strict=True):
+    for producer, consumer in zip(chain, [*chain[1:], "mercato_champions"], strict=True):
         handed = outlets(producer)
         assert handed, f"{producer} emits no asset"
         assert inlets(consumer) == handed, f"{consumer} is not scheduled on {producer}'s asset"
@@ -77,29 +77,29 @@ def test_schedules_hand_over_through_assets(dagbag: Any) -> None:
 def test_pipeline_runs_stages_in_order(dagbag: Any) -> None:
     dag = dagbag.dags.get("mercato_pipeline")
     trainings = {f"train_{f}" for f in ("segmentation", "recommendation", "propensity")}
-    steps = ["ingest", *DBT_TASKS, "validate_marts", "materialize_features"]
+    steps = ["ingest", *DBT_TASKS, "validate", "features"]
     for task_id, next_id in zip(steps, steps[1:], strict=False):
         assert dag.get_task(task_id).downstream_task_ids == {next_id}, task_id
-    assert dag.get_task("materialize_features").downstream_task_ids == trainings
-    for name in trainings:  # side by side, each straight into deploy
-        assert dag.get_task(name).downstream_task_ids == {"deploy"}
+    assert dag.get_task("features").downstream_task_ids == trainings
+    for name in trainings:  # side by side, each straight into champions
+        assert dag.get_task(name).downstream_task_ids == {"champions"}
     train = dagbag.dags.get("mercato_train")
     assert all(train.get_task(t).upstream_task_ids == set() for t in trainings)
 
 
 def test_transform_shows_each_dbt_layer_as_a_task(dagbag: Any) -> None:
     """One task per dbt layer in build order, then the mart gate, which alone emits the marts."""
-    from mercato.pipeline import DBT_LAYERS
+    from warehouse.dbt import DBT_LAYERS
 
     assert tuple(f"dbt_{layer}" for layer in DBT_LAYERS) == DBT_TASKS
     dag = dagbag.dags.get("mercato_transform")
-    steps = [*DBT_TASKS, "validate_marts"]
+    steps = [*DBT_TASKS, "validate"]
     assert {t.task_id for t in dag.tasks} == set(steps)
     assert dag.get_task(steps[0]).upstream_task_ids == set()
     for task_id, next_id in zip(steps, steps[1:], strict=False):
         assert dag.get_task(task_id).downstream_task_ids == {next_id}, task_id
     emitting = {t.task_id: {a.name for a in t.outlets} for t in dag.tasks if t.outlets}
-    assert emitting == {"validate_marts": {"mercato_marts"}}
+    assert emitting == {"validate": {"mercato_marts"}}
     # only the last layer finishes the build (row counts and dbt's docs), in both DAGs that build
     for dag_id in ("mercato_transform", "mercato_pipeline"):
         tasks = [dagbag.dags[dag_id].get_task(t) for t in DBT_TASKS]
@@ -123,3 +123,26 @@ def test_dag_file_imports_fast_and_light(dag_id: str) -> None:
     print(f"\n{dag_id}.py imports in {measured['seconds'] * 1000:.0f} ms")
     assert measured["heavy"] == []
     assert measured["seconds"] < 1.0
+
+
+def test_a_family_from_outside_gets_its_training_task(
+    airflow_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The training DAG's tasks come from the one list of families: the toy family of
+    ``tests/toys`` (declared there only) gets ``train_toy`` beside the others."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    toys = Path(__file__).resolve().parents[2] / "toys"
+    monkeypatch.syspath_prepend(str(toys))
+    monkeypatch.setenv("MERCATO_EXTRA_FAMILIES", "toy=toy_family")
+    bag = DagBag(dag_folder=str(DAGS_FOLDER), safe_mode=True)
+    assert bag.import_errors == {}
+    trainings = {t for t in bag.get_dag("mercato_train").task_ids if t.startswith("train_")}
+    assert trainings == {
+        "train_segmentation",
+        "train_recommendation",
+        "train_propensity",
+        "train_toy",
+    }
+    pipeline = bag.get_dag("mercato_pipeline")
+    assert pipeline.get_task("train_toy").downstream_task_ids == {"champions"}

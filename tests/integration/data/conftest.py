@@ -31,7 +31,7 @@ def home_settings(home: Path, monkeypatch: pytest.MonkeyPatch | None = None) -> 
 @pytest.fixture(scope="session")
 def small_frame() -> pd.DataFrame:
     """A small generated batch in the UCI schema, as the raw file has it."""
-    from mercato.synthetic import generate_orders
+    from warehouse.synthetic import generate_orders
 
     return generate_orders(**SMALL, end_date=END_DATE)
 
@@ -42,8 +42,8 @@ def built_home(tmp_path_factory: pytest.TempPathFactory, small_frame: pd.DataFra
 
     Read-only for tests: use ``warehouse_settings`` for a private copy.
     """
-    from expectations.mart_gate import validate_marts
-    from mercato import landing, warehouse
+    from pipeline import stages
+    from warehouse import dbt, landing
 
     home = tmp_path_factory.mktemp("built") / "home"
     settings = home_settings(home)
@@ -52,8 +52,8 @@ def built_home(tmp_path_factory: pytest.TempPathFactory, small_frame: pd.DataFra
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MERCATO_HOME", str(home))
         landing.ingest_file(settings, path)
-        warehouse.run_dbt(settings, ["build"])
-        validate_marts(settings)
+        dbt.run_dbt(settings, ["build"])
+        stages.validate(settings)
     return home
 
 

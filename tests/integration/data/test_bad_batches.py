@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from expectations import GateFailed
-from mercato import landing, warehouse
 from mercato.settings import Settings
+from warehouse import landing, reader
 
 
 def _csv(frame: pd.DataFrame) -> bytes:
@@ -121,7 +121,7 @@ REJECTED: list[tuple[str, Callable[[pd.DataFrame], bytes], list[str]]] = [
 def _assert_rejected(
     settings: Settings, path: Path, data: bytes, expected: list[str], in_landing: bool
 ) -> GateFailed:
-    before = warehouse.table_hashes(settings)
+    before = reader.table_hashes(settings)
     with pytest.raises(GateFailed) as caught:
         landing.ingest_file(settings, path)
     message = str(caught.value)
@@ -137,7 +137,7 @@ def _assert_rejected(
         assert check.name in report
     assert not (settings.archive_dir / batch_id).exists()
     assert path.exists() != in_landing, "a landed file leaves the landing folder"
-    assert warehouse.table_hashes(settings) == before, "a rejected batch changed the warehouse"
+    assert reader.table_hashes(settings) == before, "a rejected batch changed the warehouse"
     return caught.value
 
 
@@ -201,11 +201,11 @@ def test_extra_column_is_loaded_with_a_warning(
     extra = small_frame.assign(Discount=0.1)
     path = tmp_path / "extra_column.csv"
     extra.to_csv(path, index=False)
-    before = warehouse.table_counts(warehouse_settings)["raw.order_lines"]
+    before = reader.table_counts(warehouse_settings)["raw.order_lines"]
     result = landing.ingest_file(warehouse_settings, path)
     assert result.status == "loaded"
     assert any("Discount" in w and "ignored" in w for w in result.warnings), result.warnings
-    after = warehouse.read_table(warehouse_settings, "raw.order_lines")
+    after = reader.read_table(warehouse_settings, "raw.order_lines")
     assert len(after) == before + len(small_frame)
     assert "Discount" not in after.columns
 
@@ -219,7 +219,7 @@ def test_some_duplicate_rows_load_with_a_warning(
     assert 0.03 < copied < 0.20, f"{copied:.1%} of lines are copies: not a warning case"
     path = tmp_path / "some_duplicates.csv"
     batch.to_csv(path, index=False)
-    before = warehouse.table_counts(warehouse_settings)["raw.order_lines"]
+    before = reader.table_counts(warehouse_settings)["raw.order_lines"]
     result = landing.ingest_file(warehouse_settings, path)
     assert result.status == "loaded"
     assert result.rows == len(batch)
@@ -227,7 +227,7 @@ def test_some_duplicate_rows_load_with_a_warning(
     assert len(duplicates) == 1, result.warnings
     assert "more than 3% of lines are exact copies" in duplicates[0]
     assert not any("below 20%" in w for w in result.warnings), "the 20% check is critical"
-    after = warehouse.table_counts(warehouse_settings)["raw.order_lines"]
+    after = reader.table_counts(warehouse_settings)["raw.order_lines"]
     assert after == before + len(batch)
 
 
@@ -237,14 +237,14 @@ def test_same_batch_twice_is_loaded_once(
     """The built warehouse already holds this exact file: delivering it again changes nothing."""
     path = warehouse_settings.landing_dir / "again.csv"
     small_frame.to_csv(path, index=False)
-    before = warehouse.table_hashes(warehouse_settings)
+    before = reader.table_hashes(warehouse_settings)
     archived = sorted(p.name for p in warehouse_settings.archive_dir.iterdir())
     [result] = landing.ingest_landing(warehouse_settings)
     assert result.status == "duplicate"
     assert result.rows == 0
     assert "already loaded" in result.warnings[0]
     assert not path.exists()
-    assert warehouse.table_hashes(warehouse_settings) == before
+    assert reader.table_hashes(warehouse_settings) == before
     assert sorted(p.name for p in warehouse_settings.archive_dir.iterdir()) == archived
 
 
@@ -258,7 +258,7 @@ def test_a_rejected_landing_file_does_not_hold_back_the_others(
     (folder / "1_first.csv").write_bytes(first)
     (folder / "2_bad.csv").write_bytes(bad)
     (folder / "3_last.csv").write_bytes(last)
-    before = warehouse.table_counts(warehouse_settings)["raw.order_lines"]
+    before = reader.table_counts(warehouse_settings)["raw.order_lines"]
 
     with pytest.raises(GateFailed) as caught:
         landing.ingest_landing(warehouse_settings)
@@ -268,7 +268,7 @@ def test_a_rejected_landing_file_does_not_hold_back_the_others(
     assert "loaded or already loaded: 1_first.csv, 3_last.csv" in message
     assert caught.value.result.failures
 
-    assert warehouse.table_counts(warehouse_settings)["raw.order_lines"] == before + 600
+    assert reader.table_counts(warehouse_settings)["raw.order_lines"] == before + 600
     batch_id = hashlib.sha256(bad).hexdigest()[:16]
     assert (warehouse_settings.quarantine_dir / batch_id / "2_bad.csv").read_bytes() == bad
     for data in (first, last):

@@ -1,4 +1,4 @@
-"""``pipeline.transform`` by dbt layer, as the ``dbt_<layer>`` tasks call it.
+"""``stages.transform`` by dbt layer, as the ``dbt_<layer>`` tasks call it.
 
 Built one by one on a fresh warehouse, the layers must do exactly what one ``dbt build`` does:
 the same models, each test once, and the same tables.
@@ -13,8 +13,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from mercato import pipeline, warehouse
 from mercato.settings import Settings
+from pipeline import stages
+from warehouse import reader
 
 
 def _relations(settings: Settings) -> dict[str, set[str]]:
@@ -38,9 +39,9 @@ def test_layers_in_order_build_what_one_build_does(
 ) -> None:
     batch = tmp_path / "orders.csv"
     small_frame.to_csv(batch, index=False)
-    assert pipeline.ingest(settings, batch)["batches"][0]["status"] == "loaded"
+    assert stages.ingest(settings, batch)["batches"][0]["status"] == "loaded"
 
-    staging = pipeline.transform(settings, "staging")
+    staging = stages.transform(settings, "staging")
     assert staging["models_built"] == len(_models(settings, "staging"))
     assert staging["tests_passed"] > 0, "staging runs its tests and the raw sources' tests"
     assert _relations(settings) == {"views": _models(settings, "staging"), "tables": set()}
@@ -48,11 +49,11 @@ def test_layers_in_order_build_what_one_build_does(
 
     # A test that joins an intermediate model to a mart must wait for the marts: on a fresh
     # warehouse it would fail here if the layer picked it up.
-    intermediate = pipeline.transform(settings, "intermediate")
+    intermediate = stages.transform(settings, "intermediate")
     assert intermediate["models_built"] == len(_models(settings, "intermediate"))
     assert "row_counts" not in intermediate and "docs" not in intermediate
     # the dbt_marts task finishes the build explicitly, as the DAGs call it
-    marts = pipeline.transform(settings, "marts", finish=True)
+    marts = stages.transform(settings, "marts", finish=True)
     assert marts["models_built"] == len(_models(settings, "marts"))
     assert _relations(settings)["tables"] == _models(settings, "marts")
     assert _models(settings, "marts") <= set(marts["row_counts"]), "a mart has no row count"
@@ -60,14 +61,14 @@ def test_layers_in_order_build_what_one_build_does(
     assert all(n > 0 for n in marts["row_counts"].values()), marts["row_counts"]
     assert Path(marts["docs"]).is_file()
 
-    layered = warehouse.table_hashes(settings)
-    whole = pipeline.transform(settings)
+    layered = reader.table_hashes(settings)
+    whole = stages.transform(settings)
     summed = Counter(staging["statuses"]) + Counter(intermediate["statuses"])
     assert dict(summed + Counter(marts["statuses"])) == whole["statuses"], "each test once"
-    assert warehouse.table_hashes(settings) == layered
+    assert reader.table_hashes(settings) == layered
     assert whole["row_counts"] == marts["row_counts"]
 
 
 def test_a_selector_that_matches_nothing_fails_clearly(settings: Settings) -> None:
     with pytest.raises(ValueError, match="'stagin' matched no model; the layers are staging"):
-        pipeline.transform(settings, "stagin")
+        stages.transform(settings, "stagin")

@@ -12,8 +12,8 @@ import pytest
 from fixed_dates import END_DATE
 
 from expectations import GateFailed
-from mercato import landing, warehouse
 from mercato.settings import Settings
+from warehouse import dbt, landing, reader
 
 if TYPE_CHECKING:
     from tests.conftest import PipelineRun
@@ -30,7 +30,7 @@ def _marts(settings: Settings) -> set[str]:
 def test_rerun_is_identical_and_a_later_batch_extends_the_marts(
     settings: Settings, tmp_path: Path
 ) -> None:
-    from mercato.synthetic import generate_orders
+    from warehouse.synthetic import generate_orders
 
     frame = generate_orders(n_customers=50, n_products=30, days=120, seed=3, end_date=END_DATE)
     cutoff = sorted(frame["InvoiceDate"])[int(len(frame) * 0.7)]
@@ -39,33 +39,33 @@ def test_rerun_is_identical_and_a_later_batch_extends_the_marts(
     frame[frame["InvoiceDate"] >= cutoff].to_parquet(second, index=False)
 
     assert landing.ingest_file(settings, first).status == "loaded"
-    warehouse.run_dbt(settings, ["build"])
-    built = warehouse.table_hashes(settings)
+    dbt.run_dbt(settings, ["build"])
+    built = reader.table_hashes(settings)
     assert _marts(settings) <= set(built)
 
     assert landing.ingest_file(settings, first).status == "duplicate"
-    summary = warehouse.run_dbt(settings, ["build"])
+    summary = dbt.run_dbt(settings, ["build"])
     assert summary["models_built"] >= len(_marts(settings))
-    assert warehouse.table_hashes(settings) == built, "same data, different marts"
+    assert reader.table_hashes(settings) == built, "same data, different marts"
 
-    old = warehouse.read_table(settings, "fct_order_lines")
-    old_counts = warehouse.table_counts(settings)
+    old = reader.read_table(settings, "fct_order_lines")
+    old_counts = reader.table_counts(settings)
     assert landing.ingest_file(settings, second).status == "loaded"
-    warehouse.run_dbt(settings, ["build"])
-    new = warehouse.read_table(settings, "fct_order_lines")
-    new_counts = warehouse.table_counts(settings)
+    dbt.run_dbt(settings, ["build"])
+    new = reader.read_table(settings, "fct_order_lines")
+    new_counts = reader.table_counts(settings)
     assert set(old["order_line_id"]) < set(new["order_line_id"])
     assert new["ordered_at"].max() > old["ordered_at"].max()
     for mart in ("fct_order_lines", "customer_item_interactions", "customer_features"):
         assert new_counts[mart] > old_counts[mart]
-    features = warehouse.read_table(settings, "customer_features", ["snapshot_at"])
+    features = reader.read_table(settings, "customer_features", ["snapshot_at"])
     assert features["snapshot_at"].max() > old["ordered_at"].max()
 
 
 def test_online_retail_ii_names_need_no_option(settings: Settings, tmp_path: Path) -> None:
     """The Online Retail II export (Invoice, Price, Customer ID) runs through the pipeline."""
-    from mercato import pipeline
-    from mercato.synthetic import generate_orders
+    from pipeline import stages
+    from warehouse.synthetic import generate_orders
 
     frame = generate_orders(n_customers=40, n_products=25, days=60, seed=5, end_date=END_DATE)
     ii = frame.rename(
@@ -74,21 +74,21 @@ def test_online_retail_ii_names_need_no_option(settings: Settings, tmp_path: Pat
     path = tmp_path / "online_retail_II.csv"
     ii.to_csv(path, index=False)
 
-    summary = pipeline.ingest(settings, path)
+    summary = stages.ingest(settings, path)
     assert summary["batches"][0]["status"] == "loaded"
-    pipeline.transform(settings)
-    raw = warehouse.read_table(settings, "raw.order_lines")
+    stages.transform(settings)
+    raw = reader.read_table(settings, "raw.order_lines")
     assert list(raw.columns[:8]) == list(frame.columns)
     assert len(raw) == len(frame)
     known = raw["CustomerID"].dropna()
     assert known.str.fullmatch(r"\d+").all(), "customer ids must be integer text"
-    customers = warehouse.read_table(settings, "dim_customers")
+    customers = reader.read_table(settings, "dim_customers")
     assert set(customers["customer_id"]) <= set(known)
-    assert len(warehouse.read_table(settings, "fct_order_lines")) > 0
+    assert len(reader.read_table(settings, "fct_order_lines")) > 0
 
 
 def test_any_schema_maps_through_column_map_json(settings: Settings, tmp_path: Path) -> None:
-    from mercato.synthetic import generate_orders
+    from warehouse.synthetic import generate_orders
 
     frame = generate_orders(n_customers=20, n_products=15, days=40, seed=9, end_date=END_DATE)
     theirs = frame.rename(columns={"InvoiceNo": "order_id", "StockCode": "sku", "Country": "ctry"})
@@ -105,12 +105,12 @@ def test_any_schema_maps_through_column_map_json(settings: Settings, tmp_path: P
 def test_mart_gate_passes_then_catches_lost_rows_and_bad_values(
     warehouse_settings: Settings,
 ) -> None:
-    from expectations.mart_gate import validate_marts
+    from pipeline import stages
 
-    result = validate_marts(warehouse_settings)
-    assert result.success
-    assert {c.name.split(":")[0] for c in result.checks} == _marts(warehouse_settings)
-    assert Path(result.data_docs).is_file()
+    result = stages.validate(warehouse_settings)
+    assert result["success"]
+    assert {c["name"].split(":")[0] for c in result["checks"]} == _marts(warehouse_settings)
+    assert Path(result["data_docs"]).is_file()
 
     with duckdb.connect(str(warehouse_settings.warehouse_path)) as con:
         con.execute("delete from customer_features where hash(customer_id) % 2 = 0")
@@ -119,7 +119,7 @@ def test_mart_gate_passes_then_catches_lost_rows_and_bad_values(
             "where customer_id = (select min(customer_id) from customer_features)"
         )
     with pytest.raises(GateFailed) as caught:
-        validate_marts(warehouse_settings)
+        stages.validate(warehouse_settings)
     message = str(caught.value)
     assert "(data rows" not in message, "a warehouse table has no row order to number"
     assert not any(c.row_numbers for c in caught.value.result.checks)
@@ -135,21 +135,21 @@ def test_table_hashes_ignore_row_order_but_not_content(settings: Settings) -> No
         con.execute("create table a as select * from range(100) t(x)")
         con.execute("create table b as select * from range(100) t(x) order by x desc")
         con.execute("create table c as select * from range(100) t(x)")
-    first = warehouse.table_hashes(settings)
+    first = reader.table_hashes(settings)
     assert first["a"] == first["b"] == first["c"]
     with duckdb.connect(str(settings.warehouse_path)) as con:
         con.execute("update c set x = 1000 where x = 5")
-    assert warehouse.table_hashes(settings)["c"] != first["c"]
+    assert reader.table_hashes(settings)["c"] != first["c"]
     with pytest.raises(KeyError, match="no table"):
-        warehouse.read_table(settings, "nope")
+        reader.read_table(settings, "nope")
 
 
 def test_dbt_failure_names_the_failing_node(warehouse_settings: Settings) -> None:
     """A broken row in raw surfaces as an error naming the failed dbt test."""
     with duckdb.connect(str(warehouse_settings.warehouse_path)) as con:
         con.execute("insert into raw.order_lines (InvoiceNo, batch_id) values ('X1', 'nope')")
-    with pytest.raises(warehouse.DbtFailed) as caught:
-        warehouse.run_dbt(warehouse_settings, ["test", "--select", "source:raw"])
+    with pytest.raises(dbt.DbtFailed) as caught:
+        dbt.run_dbt(warehouse_settings, ["test", "--select", "source:raw"])
     message = str(caught.value)
     assert "not_null_order_lines_StockCode" in message or "source_not_null" in message
     assert "relationships" in message
@@ -162,7 +162,7 @@ def test_real_dataset_passes_every_check(real_pipeline: PipelineRun) -> None:
     Reads the session's real warehouse (ingested and transformed once for every test area);
     the mart gate only reads it.
     """
-    from expectations.mart_gate import validate_marts
+    from pipeline import stages
 
     settings = real_pipeline.settings
     (batch,) = real_pipeline.summaries["ingest"]["batches"]
@@ -170,12 +170,12 @@ def test_real_dataset_passes_every_check(real_pipeline: PipelineRun) -> None:
     assert batch["rows"] == 541_909
     summary = real_pipeline.summaries["transform"]
     assert summary["tests_passed"] > 50 and summary["unit_tests_passed"] >= 4
-    assert validate_marts(settings).success
-    counts = warehouse.table_counts(settings)
+    assert stages.validate(settings)["success"]
+    counts = reader.table_counts(settings)
     assert counts["raw.order_lines"] == 541_909
     assert 4_300 <= counts["dim_customers"] <= 4_372
     assert counts["fct_order_lines"] < 406_829  # at most the lines that have a customer
-    raw = warehouse.read_table(settings, "raw.order_lines", ["CustomerID"])
+    raw = reader.read_table(settings, "raw.order_lines", ["CustomerID"])
     assert raw["CustomerID"].dropna().str.fullmatch(r"\d+").all()
-    products = warehouse.read_table(settings, "dim_products", ["description"])
+    products = reader.read_table(settings, "dim_products", ["description"])
     assert not products["description"].str.contains("Â", na=False).any()

@@ -19,7 +19,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from mercato.processes import free_port
+from serving.processes import free_port
 
 #: First day of the synthetic history and the spacing of the weekly snapshots.
 ORIGIN = datetime(2023, 1, 2)

@@ -38,8 +38,8 @@ def settings(settings: Settings, mlflow_template: Path) -> Settings:
 def synthetic_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """A generated year of orders ingested and transformed once: the marts the synthetic model
     tests read (through the same dbt models as real data). Tests must not write to it."""
-    from mercato import pipeline
-    from mercato.synthetic import write_orders
+    from pipeline import stages
+    from warehouse.synthetic import write_orders
 
     root = tmp_path_factory.mktemp("synthetic-warehouse")
     orders = write_orders(
@@ -54,8 +54,8 @@ def synthetic_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     value.ensure_dirs()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", value.tracking_uri)
-        pipeline.ingest(value, orders)
-        pipeline.transform(value)
+        stages.ingest(value, orders)
+        stages.transform(value)
     return value
 
 

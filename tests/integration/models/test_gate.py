@@ -1,8 +1,7 @@
 """The promotion gate decides on evidence: on MLflow over SQLite and on a real MLflow server.
 
-The models here are logistic scorers with chosen weights on generated features, so how much
-better a challenger is (in expectation) is known: a tiny real gain inside the noise, a clear
-gain, and a champion whose hold-out labels were shuffled.
+The models (``gate_models``) are logistic scorers with chosen weights on generated features, so
+how much better a challenger is (in expectation) is known.
 """
 
 from __future__ import annotations
@@ -15,97 +14,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from gate_models import CHAMPION, FEATURES, STRONG, WEAK, holdout, scorer
 
 from mercato.settings import Settings
 from models import registry
-from models.gate import GateError, Policy, auc_evidence, decide, mean_evidence, paired_bootstrap
+from models.gate import GateError, Policy
 from models.propensity import propensity_evidence
-from models.pyfunc import PropensityModel
-
-FEATURES = ["f0", "f1", "f2", "f3"]
-
-
-def holdout(n: int = 1500, seed: int = 1) -> pd.DataFrame:
-    """Labels driven by f0 (strongly) and f1 (weakly); f2 and f3 are noise."""
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, len(FEATURES)))
-    p = 1.0 / (1.0 + np.exp(-(x[:, 0] + 0.3 * x[:, 1])))
-    frame = pd.DataFrame(x, columns=FEATURES)
-    frame["label"] = (rng.random(n) < p).astype(int)
-    return frame
-
-
-def scorer(*weights: float) -> PropensityModel:
-    """p = sigmoid(weights @ features): a served propensity model with chosen weights."""
-    k = len(FEATURES)
-    return PropensityModel(FEATURES, [], np.zeros(k), np.ones(k), np.array(weights), 0.0)
-
-
-#: Champion: the strong feature plus noise. Weak challenger: a little of the weak feature,
-#: with noise of its own (a real gain of ~0.007 ROC-AUC, well inside the noise). Strong
-#: challenger: both signals, no noise.
-CHAMPION = (1.0, 0.0, 0.5, 0.0)
-WEAK = (1.0, 0.2, 0.0, 0.5)
-STRONG = (1.0, 0.3, 0.0, 0.0)
-
-
-# -- the rule itself --------------------------------------------------------------------------
-def test_paired_bootstrap_of_a_model_with_itself_is_exactly_zero() -> None:
-    data = holdout()
-    a = propensity_evidence(scorer(*CHAMPION), data)
-    same = paired_bootstrap(a, a)
-    assert (same.delta, same.low, same.high) == (0.0, 0.0, 0.0)
-
-
-def test_auc_evidence_matches_sklearn_on_a_resample() -> None:
-    from sklearn.metrics import roc_auc_score
-
-    data = holdout()
-    score = data["f0"].round(1).to_numpy()  # ties, as real scores have
-    evidence = auc_evidence({}, data["label"].to_numpy(), score)
-    assert evidence.value() == pytest.approx(roc_auc_score(data["label"], score), abs=1e-12)
-    idx = np.random.default_rng(3).integers(0, len(data), len(data))
-    weights = np.bincount(idx, minlength=len(data)).astype(float)
-    expected = roc_auc_score(data["label"].to_numpy()[idx], score[idx])
-    assert evidence.statistic(weights) == pytest.approx(expected, abs=1e-12)
-
-
-def test_rule_refuses_noise_promotes_evidence_and_flags_a_collapsed_champion() -> None:
-    data = holdout()
-    policy = Policy(metric="roc_auc", minimum=0.55, chance=0.5)
-    champion = propensity_evidence(scorer(*CHAMPION), data)
-    weak = decide(policy, propensity_evidence(scorer(*WEAK), data), champion, 0.75, "1")
-    assert not weak.promoted and weak.comparison is not None
-    assert weak.comparison.delta > 0 > weak.comparison.low, weak.reason
-    assert "inside the noise" in weak.reason
-    strong = decide(policy, propensity_evidence(scorer(*STRONG), data), champion, 0.75, "1")
-    assert strong.promoted and strong.comparison.low > 0, strong.reason
-
-    shuffled = data.assign(label=np.random.default_rng(0).permutation(data["label"]))
-    broken = decide(
-        policy,
-        propensity_evidence(scorer(*STRONG), shuffled),
-        propensity_evidence(scorer(*CHAMPION), shuffled),
-        champion.value(),
-        "1",
-    )
-    assert not broken.promoted and broken.broken_data
-    assert "data look broken" in broken.reason
-
-
-def test_rule_applies_the_minimum_and_the_baseline_even_without_a_champion() -> None:
-    policy = Policy(metric="ndcg_at_10", minimum=0.05)
-    low = mean_evidence({}, np.full(100, 0.04))
-    assert "below the family's minimum" in decide(policy, low).reason
-    good = mean_evidence({}, np.full(100, 0.2))
-    assert not decide(policy, good, floor=0.25).promoted
-    assert decide(policy, good, floor=0.1).promoted
 
 
 # -- on MLflow: SQLite and a real server ------------------------------------------------------
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    from mercato.stack import MlflowServer
+    from devtools.stack import MlflowServer
 
     base = tmp_path_factory.mktemp("gate-mlflow-server")
     server = MlflowServer(base, f"sqlite:///{base / 'backend.db'}").start()
@@ -214,7 +134,7 @@ def test_an_mlflow_outage_during_the_gate_fails_it_and_moves_nothing(
     request: pytest.FixtureRequest,
 ) -> None:
     """The server stops between registering the challenger and reading the champion."""
-    from mercato.stack import MlflowServer
+    from devtools.stack import MlflowServer
 
     server: MlflowServer = mlflow_server  # type: ignore[assignment]
     store = dataclasses.replace(settings, mlflow_tracking_uri=server.url)
@@ -242,7 +162,7 @@ def test_an_mlflow_outage_during_the_gate_fails_it_and_moves_nothing(
 
 
 def test_an_unreachable_registry_is_not_mistaken_for_no_champion(settings: Settings) -> None:
-    from mercato.processes import free_port
+    from serving.processes import free_port
 
     down = dataclasses.replace(settings, mlflow_tracking_uri=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(Exception, match="127.0.0.1"):

@@ -7,12 +7,13 @@ import pandas as pd
 from model_data import labelled
 
 from mercato.settings import Settings
+from models import training
 from models.propensity import (
     FEATURES,
+    PropensityFamily,
     fit_logistic,
     time_folds,
     time_split,
-    train_propensity,
 )
 
 
@@ -47,10 +48,13 @@ def test_train_beats_the_heuristic_and_logs_calibration(
 ) -> None:
     import mlflow
 
-    result = train_propensity(labelled(synthetic_snapshots), settings)
-    lr, heur = result.comparison["logistic"], result.comparison["recency_heuristic"]
+    result = training.train(PropensityFamily(), settings, data=labelled(synthetic_snapshots))
+    lr, heur = (
+        result.details["comparison"]["logistic"],
+        result.details["comparison"]["recency_heuristic"],
+    )
     assert lr["roc_auc"] > heur["roc_auc"] and lr["pr_auc"] > heur["pr_auc"]
-    assert "hist_gradient_boosting" in result.comparison
+    assert "hist_gradient_boosting" in result.details["comparison"]
     run = mlflow.get_run(result.run_id)
     assert run.data.tags["feature_service"] == "propensity_v1"
     assert (

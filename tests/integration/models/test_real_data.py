@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from mercato.settings import Settings
+from models import training
 from models.metrics import evaluate_topk
 from models.recommendation import compare_candidates, holdout_truth
 
@@ -55,10 +56,13 @@ def test_champion_recommender_matches_implicit_als(real_comparison) -> None:
 
 
 def test_propensity_beats_recency_heuristic(settings: Settings, real_features: Settings) -> None:
-    from models.propensity import build_propensity_data, train_propensity
+    from models.propensity import PropensityFamily, build_propensity_data
 
-    result = train_propensity(build_propensity_data(real_features), settings)
-    lr, heur = result.comparison["logistic"], result.comparison["recency_heuristic"]
+    result = training.train(PropensityFamily(), settings, data=build_propensity_data(real_features))
+    lr, heur = (
+        result.details["comparison"]["logistic"],
+        result.details["comparison"]["recency_heuristic"],
+    )
     assert lr["roc_auc"] > heur["roc_auc"]
     assert lr["pr_auc"] > heur["pr_auc"]
     assert result.promoted

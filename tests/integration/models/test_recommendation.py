@@ -6,17 +6,17 @@ import pandas as pd
 import pytest
 
 from mercato.settings import Settings
-from models import registry
+from models import registry, training
 from models.recommendation import (
     CANDIDATES,
     MODEL_NAME,
     PRIMARY_METRIC,
+    RecommendationFamily,
     evaluate_recommendation,
     fit_candidate,
     normalize_interactions,
     refit,
     temporal_split,
-    train_recommendation,
 )
 
 ITEM_BASED = [c for c in CANDIDATES if c != "popularity"]
@@ -109,10 +109,10 @@ def test_train_registers_a_champion_serving_can_load(
 ) -> None:
     import mlflow
 
-    first = train_recommendation(synthetic_interactions, settings)
+    first = training.train(RecommendationFamily(), settings, data=synthetic_interactions)
     assert first.promoted and first.version == "1"
     assert first.metrics["ndcg_at_10"] > 0
-    second = train_recommendation(synthetic_interactions, settings)
+    second = training.train(RecommendationFamily(), settings, data=synthetic_interactions)
     # same data and seed: same metrics, and the version trained on them is reused, not duplicated
     assert second.metrics == first.metrics
     assert second.version == "1" and "unchanged" in second.decision
@@ -141,7 +141,7 @@ def test_served_model_knows_the_hold_out_purchases_and_the_gate_refits_the_champ
     train, test, _ = temporal_split(data, settings.holdout_days)
     newcomers = sorted(set(test["user_id"]) - set(train["user_id"]))
     assert newcomers, "the generated data has customers who first buy in the hold-out"
-    first = train_recommendation(synthetic_interactions, settings)
+    first = training.train(RecommendationFamily(), settings, data=synthetic_interactions)
     assert first.promoted
 
     mlflow.set_tracking_uri(settings.tracking_uri)
@@ -157,7 +157,9 @@ def test_served_model_knows_the_hold_out_purchases_and_the_gate_refits_the_champ
     # not seen the hold-out: a new challenger (popularity only, so a new version) records that
     # score as the champion's value.
     assert not refit(served, train).known_customer(newcomers[0])
-    challenger = train_recommendation(synthetic_interactions, settings, candidates=["popularity"])
+    challenger = training.train(
+        RecommendationFamily(candidates=["popularity"]), settings, data=synthetic_interactions
+    )
     assert challenger.version != first.version
     tags = registry.client(settings).get_model_version(MODEL_NAME, challenger.version).tags
     assert tags["gate.champion_version"] == first.version

@@ -10,14 +10,14 @@ import pytest
 from model_data import labelled
 
 from mercato.settings import Settings
-from models import registry
+from models import registry, training
 from models.gate import Policy
 from models.propensity import (
     MODEL_NAME,
+    PropensityFamily,
     fit_logistic,
     propensity_evidence,
     time_split,
-    train_propensity,
 )
 
 
@@ -34,12 +34,12 @@ def test_shuffled_label_challenger_is_not_promoted(
     settings: Settings, synthetic_snapshots: pd.DataFrame
 ) -> None:
     data = labelled(synthetic_snapshots)
-    first = train_propensity(data, settings)
+    first = training.train(PropensityFamily(), settings, data=data)
     assert first.promoted and first.version == "1"
 
     shuffled = data.copy()
     shuffled["label"] = np.random.default_rng(0).permutation(shuffled["label"].to_numpy())
-    second = train_propensity(shuffled, settings)
+    second = training.train(PropensityFamily(), settings, data=shuffled)
     assert not second.promoted
     assert registry.champion_version(settings, MODEL_NAME) == "1"
     tags = registry.client(settings).get_model_version(MODEL_NAME, second.version).tags
@@ -141,8 +141,8 @@ def test_training_again_on_the_same_data_reuses_the_version(
 ) -> None:
     """A retried training (as after a killed Airflow try) neither duplicates nor half-writes."""
     data = labelled(synthetic_snapshots)
-    first = train_propensity(data, settings)
-    again = train_propensity(data, settings)
+    first = training.train(PropensityFamily(), settings, data=data)
+    again = training.train(PropensityFamily(), settings, data=data)
     # same data and seed: same metrics, and the version trained on them is reused, not gated again
     assert again.metrics == first.metrics
     assert again.version == first.version

@@ -6,11 +6,12 @@ import numpy as np
 import pandas as pd
 
 from mercato.settings import Settings
+from models import training
 from models.segmentation import (
     CLUSTER_FEATURES,
+    SegmentationFamily,
     evaluate_segmentation,
     fit_segmentation,
-    train_segmentation,
 )
 
 
@@ -68,13 +69,15 @@ def test_train_logs_registers_and_is_reproducible(
     import mlflow
 
     customers = _latest(synthetic_snapshots)
-    first = train_segmentation(customers, settings)
+    first = training.train(SegmentationFamily(), settings, data=customers)
     assert first.promoted and first.version == "1"
     for metric in ("silhouette", "davies_bouldin", "stability_ari"):
         assert np.isfinite(first.metrics[metric])
-    second = train_segmentation(customers, settings)
+    second = training.train(SegmentationFamily(), settings, data=customers)
     assert second.metrics == first.metrics
-    assert second.profiles == first.profiles  # ids matched to the champion: same ids, same names
+    assert (
+        second.details["profiles"] == first.details["profiles"]
+    )  # ids matched to the champion: same ids, same names
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(first.run_id)}
     assert {"k_selection.png", "segment_profiles.png", "k_selection.json"} <= artifacts
     model = mlflow.pyfunc.load_model("models:/mercato_segmentation@champion").unwrap_python_model()

@@ -72,7 +72,7 @@ class Ids:
 
 @pytest.fixture(scope="session")
 def ids(core) -> Ids:
-    from serving.champions import RECOMMENDER
+    from models.recommendation import MODEL_NAME as RECOMMENDER
 
     rec = core.tracker.current.get(RECOMMENDER).model
     users = [str(u) for u in rec.user_ids[:200]]

@@ -11,7 +11,7 @@ from collections import Counter
 import httpx
 import pytest
 
-from serving.champions import RECOMMENDER
+from models.recommendation import MODEL_NAME as RECOMMENDER
 
 pytestmark = pytest.mark.slow
 

@@ -10,9 +10,11 @@ import math
 
 import httpx
 import pytest
-from example_data import FEATURES
 
-from serving.champions import PROPENSITY, RECOMMENDER, SEGMENTATION
+from models.propensity import MODEL_NAME as PROPENSITY
+from models.recommendation import MODEL_NAME as RECOMMENDER
+from models.segmentation import MODEL_NAME as SEGMENTATION
+from serving.apis.propensity import EXAMPLE_FEATURES as FEATURES
 
 pytestmark = pytest.mark.slow
 
@@ -56,6 +58,41 @@ def test_openapi_documents_every_endpoint(server) -> None:
     recommend = next(v for k, v in schemas.items() if k.startswith("RecommendRequest"))
     assert recommend["properties"]["customer_id"]["description"]
     assert recommend["properties"]["customer_id"]["examples"] == ["17850"]
+
+
+def test_the_api_page_is_mercatos_own_and_every_example_answers(server, api_key) -> None:
+    """Acceptance of the API page: title and version, a tag per family, a summary on every
+    operation, and every documented example answered with 200 on the data being served."""
+    from importlib import metadata
+
+    from models.family import families
+
+    spec = httpx.get(f"{server.url}/docs.json", timeout=30).json()
+    assert spec["info"]["title"] == "Mercato API"
+    assert spec["info"]["version"] == metadata.version("mercato")
+    assert "Authorization: Bearer" in spec["info"]["description"]
+    assert "BentoML" not in spec["info"]["description"]
+    tags = {t["name"]: t.get("description") for t in spec["tags"]}
+    for family in families():
+        assert tags.get(family.name), f"no tag with a description for {family.name}"
+    headers = {"Authorization": f"Bearer {api_key}"}
+    answered = 0
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            assert operation.get("summary"), f"{method.upper()} {path} has no summary"
+            assert operation.get("tags"), f"{method.upper()} {path} has no tag"
+            if method != "post":
+                continue
+            examples = operation["requestBody"]["content"]["application/json"]["examples"]
+            for example in examples.values():
+                response = httpx.post(
+                    f"{server.url}{path}", json=example["value"], headers=headers, timeout=30
+                )
+                assert response.status_code == 200, (path, example["value"], response.text)
+                answered += 1
+    assert answered >= len(ENDPOINTS)
+    page = httpx.get(f"{server.url}/", timeout=30).text
+    assert "<title>Mercato API</title>" in page and "googletagmanager" not in page
 
 
 def test_health_checks_need_no_key(server) -> None:

@@ -109,8 +109,8 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Ready).serve_forever()
 
 
 def test_start_process_waits_for_readyz_and_stop_leaves_nothing(tmp_path) -> None:
-    from mercato.processes import group_alive, group_pids
     from serving.launch import free_port, start_process
+    from serving.processes import group_alive, group_pids
 
     port = free_port()
     args = [sys.executable, "-c", STUBBORN_SERVER, str(port)]

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from serving.champions import PROPENSITY, RECOMMENDER
+from models.propensity import MODEL_NAME as PROPENSITY
+from models.recommendation import MODEL_NAME as RECOMMENDER
 from serving.schemas import PropensityBatchRequest
 
 pytestmark = pytest.mark.slow
@@ -185,7 +186,7 @@ def test_bounded_load_with_garbage_has_no_5xx_and_correct_answers(
     current = core.tracker.current
     rec, prop = current.get(RECOMMENDER), current.get(PROPENSITY)
     probes = [*ids.online_customers, ids.unknown_customer]
-    answers = core.propensity_batch(PropensityBatchRequest(customer_ids=probes)).results
+    answers = core.call("propensity_batch", PropensityBatchRequest(customer_ids=probes)).results
     online = {cid: a.probability for cid, a in zip(probes, answers, strict=True)}
     cases = build_cases(ids, rec, prop, online)
 

@@ -14,7 +14,7 @@ import pytest
 from needs_servers import require_servers
 from tests_stack_helpers import assert_stopped, stack_pids
 
-from mercato.stack import LocalStack, start_stack
+from devtools.stack import LocalStack, start_stack
 
 
 @pytest.fixture(scope="session")

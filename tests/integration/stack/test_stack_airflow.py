@@ -20,9 +20,9 @@ import yaml
 from stack_checks import COMPOSE_FILE, compose_config, compose_implementations
 from test_stack_compose import write_env_file
 
-from mercato.processes import free_port, group_alive, start_server
+from devtools.stack import LocalStack
 from mercato.settings import REPO_ROOT
-from mercato.stack import LocalStack
+from serving.processes import free_port, group_alive, start_server
 
 #: Values that name a container or a path inside the image, replaced for a local run.
 LOCAL_KEYS = {

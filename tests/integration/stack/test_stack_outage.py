@@ -17,9 +17,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from mercato.processes import group_alive, signal_group
+from devtools.stack import LocalStack, MlflowServer
 from mercato.settings import MLFLOW_CLIENT_ENV
-from mercato.stack import LocalStack, MlflowServer
+from serving.processes import group_alive, signal_group
 
 # What training does first: apply the runtime environment (the MLflow client limits among it),
 # pick its experiment, open a run, log to it.

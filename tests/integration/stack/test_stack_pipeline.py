@@ -1,7 +1,7 @@
 """The whole pipeline with the production configuration, then BentoML serving from it.
 
 MLflow over HTTP on PostgreSQL, Feast's online store on Redis, the API key on. The pipeline runs
-in a child process with the environment a container would have (`mercato.stack` gives it), and
+in a child process with the environment a container would have (`devtools.stack` gives it), and
 `mercato serve` answers from the champions it resolved at start-up, also after MLflow goes away.
 """
 
@@ -17,9 +17,9 @@ import httpx
 import pytest
 from fixed_dates import END_DATE
 
-from mercato.processes import free_port, group_alive
-from mercato.stack import LocalStack, MlflowServer
+from devtools.stack import LocalStack, MlflowServer
 from serving.launch import start_process
+from serving.processes import free_port, group_alive
 
 pytestmark = pytest.mark.slow
 API_KEY = "stack-test-key-0123456789"
@@ -29,9 +29,9 @@ RUN_PIPELINE = """
 import sys
 from datetime import date
 from pathlib import Path
-from mercato.pipeline import run_all
+from pipeline.stages import run_all
 from mercato.settings import apply_runtime_env, get_settings
-from mercato.synthetic import write_orders
+from warehouse.synthetic import write_orders
 
 END_DATE = date.fromisoformat(sys.argv[2])
 settings = get_settings()
@@ -66,7 +66,7 @@ def production(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> I
         )
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
         port = free_port()
-        args = [sys.executable, "-m", "mercato.cli", "serve", "--host", "127.0.0.1"]
+        args = [sys.executable, "-m", "pipeline.cli", "serve", "--host", "127.0.0.1"]
         serve = start_process(
             [*args, "--port", str(port)],
             env,

@@ -10,7 +10,7 @@ import psycopg2
 import pytest
 from tests_stack_helpers import assert_stopped, stack_pids
 
-from mercato.stack import LocalStack, local_stack
+from devtools.stack import LocalStack, local_stack
 
 API = "/api/2.0/mlflow"
 

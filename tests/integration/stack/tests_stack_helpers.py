@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mercato.processes import group_alive, pid_alive
-from mercato.stack import LocalStack, port_open
+from devtools.stack import LocalStack, port_open
+from serving.processes import group_alive, pid_alive
 
 
 def assert_stopped(stack: LocalStack, pids: dict[str, int]) -> None:
