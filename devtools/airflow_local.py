@@ -9,10 +9,10 @@ behind (``airflow standalone`` leaves orphans that ignore SIGTERM, hence separat
 
 Command line::
 
-    python -m mercato.airflow_local run     # start, wait for Ctrl-C, stop (`make airflow`)
-    python -m mercato.airflow_local start   # start in the background and return
-    python -m mercato.airflow_local stop    # stop what `start` left running
-    python -m mercato.airflow_local status
+    python -m devtools.airflow_local run     # start, wait for Ctrl-C, stop
+    python -m devtools.airflow_local start   # start in the background and return (`make airflow`)
+    python -m devtools.airflow_local stop    # stop what `start` left running
+    python -m devtools.airflow_local status
 
 The port comes from ``MERCATO_AIRFLOW_PORT`` (default 8080).
 """
@@ -33,11 +33,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mercato.processes import free_port, session_pids, signal_group
+from mercato.names import DUCKDB_POOL
 from mercato.settings import REPO_ROOT, TELEMETRY_OFF, Settings, get_settings
+from serving.processes import free_port, session_pids, signal_group
 
 ADMIN_USER = "admin"
-DUCKDB_POOL = "mercato_duckdb"  # the pool name the DAGs use (dags/_common.py)
 COMPONENTS = ("api-server", "scheduler", "dag-processor")
 DEFAULT_PORT = 8080
 HOST = "127.0.0.1"
@@ -59,7 +59,8 @@ def airflow_home(settings: Settings) -> Path:
 
 
 def port_from_env() -> int:
-    return int(os.environ.get("MERCATO_AIRFLOW_PORT") or DEFAULT_PORT)
+    """``settings.airflow_port`` (env ``MERCATO_AIRFLOW_PORT``, default 8080)."""
+    return get_settings().airflow_port
 
 
 def _state_file(settings: Settings) -> Path:
@@ -154,7 +155,7 @@ def start(
         if any(session_pids(int(p["pgid"])) for p in _read_state(settings).values()):
             raise RuntimeError(
                 f"Airflow already runs for {settings.home}; stop it first (python -m "
-                "mercato.airflow_local stop)"
+                "devtools.airflow_local stop)"
             )
         _state_file(settings).unlink()
     env = prepare(settings, port)
@@ -314,14 +315,14 @@ def print_info(info: AirflowInfo) -> None:
         f"  password: {info.password}\n"
         f"  home:     {info.airflow_home} (logs in logs/)\n"
         "New DAGs start paused: unpause mercato_pipeline (or the stage DAGs) in the UI.\n"
-        "Stop everything with `mercato airflow stop` (python -m mercato.airflow_local stop).\n",
+        "Stop everything with `make airflow-stop` (python -m devtools.airflow_local stop).\n",
         flush=True,
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m mercato.airflow_local",
+        prog="python -m devtools.airflow_local",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

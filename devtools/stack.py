@@ -10,8 +10,8 @@ the compose file mounts into the postgres container (``docker/postgres/init-data
 Every process is started in its own session and stopped by process group, so nothing outlives
 ``stop()``. From a shell::
 
-    python -m mercato.stack up --dir ~/.mercato-stack    # prints the environment to export
-    python -m mercato.stack down --dir ~/.mercato-stack
+    python -m devtools.stack up --dir ~/.mercato-stack    # prints the environment to export
+    python -m devtools.stack down --dir ~/.mercato-stack
 """
 
 from __future__ import annotations
@@ -33,14 +33,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mercato.processes import (
+from mercato.settings import MLFLOW_CLIENT_ENV, REPO_ROOT, TELEMETRY_OFF
+from serving.processes import (
     ServerStartError,
     free_port,
     pid_alive,
     start_server,
     stop_group,
 )
-from mercato.settings import MLFLOW_CLIENT_ENV, REPO_ROOT, TELEMETRY_OFF
 
 #: The script that creates Airflow's and MLflow's databases and users, in compose and here.
 POSTGRES_INIT_SCRIPT = REPO_ROOT / "docker" / "postgres" / "init-databases.sh"
@@ -560,7 +560,7 @@ def _down(base_dir: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``up`` starts the stack in the background and prints the environment; ``down`` stops it."""
-    parser = argparse.ArgumentParser(prog="python -m mercato.stack", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devtools.stack", description=__doc__)
     parser.add_argument("action", choices=["up", "down"])
     parser.add_argument("--dir", type=Path, required=True, help="folder for data, logs and state")
     parser.add_argument("--no-mlflow", action="store_true", help="start PostgreSQL and Redis only")
