@@ -94,6 +94,11 @@ class ModelFamily(ABC):
     #: one line for ``--help`` and the API page
     summary: ClassVar[str] = ""
 
+    def has_data(self, settings: Settings) -> bool:
+        """Whether there is anything to train on; a family whose source has sent nothing yet
+        (a shop without reviews) is skipped by ``models.training.train`` instead of failing."""
+        return True
+
     @abstractmethod
     def load_data(self, settings: Settings) -> Any:
         """The family's training data, read from the warehouse or the feature store."""

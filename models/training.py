@@ -55,6 +55,15 @@ def train(
     apply_runtime_env(settings)
     settings.ensure_dirs()
     if data is None:
+        if not family.has_data(settings):
+            return TrainingResult(
+                family.name,
+                family.registered_model,
+                None,
+                {},
+                False,
+                f"skipped: no data for {family.name} yet ({family.reads})",
+            )
         data = family.load_data(settings)
     split = family.split(data, settings)
     fitted = family.fit(split, settings)

@@ -63,10 +63,11 @@ def transform(settings: Settings, select: str | None = None, finish: bool | None
     (``docs``, the static page). It defaults to True for the whole build (no ``select``) and for
     the last layer, and to False for any other selection.
     """
-    from warehouse import dbt, reader
+    from warehouse import dbt, landing, reader
 
     apply_runtime_env(settings)
     settings.ensure_dirs()
+    landing.ensure_raw_tables(settings)
     args = ["build"]
     if select is not None:
         args += ["--select", select, "--indirect-selection", "buildable"]
@@ -92,14 +93,14 @@ def validate(settings: Settings) -> dict[str, Any]:
     nothing downstream runs.
     """
     from expectations import GateFailed
-    from expectations.mart_gate import MART_TABLES, check_marts
+    from expectations.mart_gate import check_marts, mart_tables
     from expectations.report import write_marts_report
     from warehouse import reader
 
     apply_runtime_env(settings)
     counts_path = settings.gx_dir / MART_COUNTS_FILE
     previous = json.loads(counts_path.read_text()) if counts_path.is_file() else {}
-    frames = {table: reader.read_table(settings, table) for table in MART_TABLES}
+    frames = {table: reader.read_table(settings, table) for table in mart_tables()}
     result = check_marts(frames, previous, settings)
     if not result.success:
         folder = settings.quarantine_dir / f"marts-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"

@@ -103,6 +103,26 @@ def ingest_landing(settings: Settings) -> list[IngestResult]:
     raise GateFailed("\n".join(lines), rejected[0][1].result)
 
 
+def ensure_raw_tables(settings: Settings) -> list[str]:
+    """Create every declared source's raw table (empty) and ``raw.batches`` if missing.
+
+    dbt's staging models read every source's table, so a source that has delivered nothing yet
+    must still have one: its marts are then empty, and the families that read them skip.
+    Returns the tables that exist afterwards.
+    """
+    import duckdb
+
+    from warehouse.sources import sources
+
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    declared = sources(settings)
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        for source in declared:
+            con.execute(source.ddl())
+        con.execute(BATCHES_DDL)
+    return [s.qualified_table for s in declared]
+
+
 def ingest_file(
     settings: Settings,
     path: Path,
