@@ -29,6 +29,7 @@ from __future__ import annotations
 import copy
 import html
 import json
+import logging
 from importlib import metadata
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -40,6 +41,8 @@ from serving.schemas import ErrorResponse
 
 if TYPE_CHECKING:
     from serving.core import MercatoCore
+
+logger = logging.getLogger("mercato.serving")
 
 TITLE = "Mercato API"
 DESCRIPTION = """\
@@ -303,7 +306,14 @@ class DocsMiddleware:
         if scope["type"] == "http" and scope.get("method") in ("GET", "HEAD"):
             path = scope.get("path")
             if path == "/docs.json":
-                await self._send(scope, send, self.spec_bytes(), b"application/json")
+                try:
+                    spec = self.spec_bytes()
+                except Exception:  # noqa: BLE001 - say why in the log; BentoML would hide it
+                    logger.exception("could not build the OpenAPI document")
+                    error = b'{"error":"the API document could not be built; see the log"}'
+                    await self._send(scope, send, error, b"application/json", status=500)
+                    return
+                await self._send(scope, send, spec, b"application/json")
                 return
             if path == "/":
                 await self._send(scope, send, self._page, b"text/html; charset=utf-8")
@@ -311,8 +321,10 @@ class DocsMiddleware:
         await self.app(scope, receive, send)
 
     @staticmethod
-    async def _send(scope: Any, send: Any, body: bytes, content_type: bytes) -> None:
+    async def _send(
+        scope: Any, send: Any, body: bytes, content_type: bytes, status: int = 200
+    ) -> None:
         headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         payload = b"" if scope["method"] == "HEAD" else body
         await send({"type": "http.response.body", "body": payload, "more_body": False})
