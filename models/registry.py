@@ -379,15 +379,51 @@ def register_and_gate(
     outage, a failed artifact download): the challenger keeps its alias, ``champion`` does not
     move, and a retry with the same training finishes the decision.
     """
-    metrics = {k: float(v) for k, v in challenger.metrics.items()}
-    key = training_key(settings, name, tags, metrics)
+    key = training_key(settings, name, tags, challenger.metrics)
+
+    def gate() -> GateDecision:
+        c = client(settings)
+        metrics = {k: float(v) for k, v in challenger.metrics.items()}
+        existing = _version_with_key(c, name, key)
+        if existing is not None and DECISION_TAG in existing.tags:
+            return _recorded_decision(name, existing)
+        if existing is not None:
+            version = str(existing.version)
+            _retry(lambda: c.set_registered_model_alias(name, CHALLENGER, version))
+        else:
+            version = register(
+                settings, name, model_uri, run_id, {**(tags or {}), TRAINING_KEY_TAG: key}
+            )
+        champ_version, champ_evidence, recorded = _champion_evidence(settings, c, name, evidence)
+        verdict = decide(policy, challenger, champ_evidence, recorded, champ_version, floor=floor)
+        comparison = verdict.comparison
+        champ_metrics = dict(champ_evidence.metrics) if champ_evidence else {}
+        decision = GateDecision(
+            name=name,
+            version=version,
+            promoted=verdict.promoted,
+            decision="promoted" if verdict.promoted else "rejected",
+            reason=verdict.reason,
+            metric=policy.metric,
+            challenger_value=challenger.value(),
+            champion_value=verdict.champion_value,
+            champion_version=champ_version,
+            deltas={k: metrics[k] - float(v) for k, v in champ_metrics.items() if k in metrics},
+            decided_at=_now(),
+            interval=(comparison.low, comparison.high) if comparison else None,
+            broken_data=verdict.broken_data,
+        )
+        for tag, val in _decision_tags(decision, policy).items():
+            _retry(lambda tag=tag, val=val: c.set_model_version_tag(name, version, tag, val))
+        if verdict.promoted:
+            _retry(lambda: _set_champion(c, name, version))
+        return decision
+
     # One lock from the key lookup to the decision: a concurrent try with the same key either
     # finds the decision recorded or waits, so a version is never gated twice.
     with _model_lock(settings, name):
         try:
-            return _gate_locked(
-                settings, name, model_uri, run_id, challenger, evidence, policy, floor, tags, key
-            )
+            return gate()
         except GateError:
             raise
         except Exception as exc:  # noqa: BLE001 - any registry failure stops the decision
@@ -396,56 +432,6 @@ def register_and_gate(
                 f"({type(exc).__name__}: {str(exc)[:300]}); the champion was not changed. "
                 "Retry once the registry answers: the retry finishes this training's version."
             ) from exc
-
-
-def _gate_locked(
-    settings: Settings,
-    name: str,
-    model_uri: str,
-    run_id: str | None,
-    challenger: Evidence,
-    evidence: Callable[[Any], Evidence],
-    policy: Policy,
-    floor: float | None,
-    tags: Mapping[str, Any] | None,
-    key: str,
-) -> GateDecision:
-    """:func:`register_and_gate`'s work, under its lock."""
-    c = client(settings)
-    metrics = {k: float(v) for k, v in challenger.metrics.items()}
-    existing = _version_with_key(c, name, key)
-    if existing is not None and DECISION_TAG in existing.tags:
-        return _recorded_decision(name, existing)
-    if existing is not None:
-        version = str(existing.version)
-        _retry(lambda: c.set_registered_model_alias(name, CHALLENGER, version))
-    else:
-        version = register(
-            settings, name, model_uri, run_id, {**(tags or {}), TRAINING_KEY_TAG: key}
-        )
-    champ_version, champ_evidence, recorded = _champion_evidence(settings, c, name, evidence)
-    verdict = decide(policy, challenger, champ_evidence, recorded, champ_version, floor=floor)
-    champ_metrics = dict(champ_evidence.metrics) if champ_evidence else {}
-    decision = GateDecision(
-        name=name,
-        version=version,
-        promoted=verdict.promoted,
-        decision="promoted" if verdict.promoted else "rejected",
-        reason=verdict.reason,
-        metric=policy.metric,
-        challenger_value=challenger.value(),
-        champion_value=verdict.champion_value,
-        champion_version=champ_version,
-        deltas={k: metrics[k] - float(v) for k, v in champ_metrics.items() if k in metrics},
-        decided_at=_now(),
-        interval=(verdict.comparison.low, verdict.comparison.high) if verdict.comparison else None,
-        broken_data=verdict.broken_data,
-    )
-    for tag, val in _decision_tags(decision, policy).items():
-        _retry(lambda tag=tag, val=val: c.set_model_version_tag(name, version, tag, val))
-    if verdict.promoted:
-        _retry(lambda: _set_champion(c, name, version))
-    return decision
 
 
 def _champion_evidence(

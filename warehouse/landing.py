@@ -213,32 +213,46 @@ def ingest_file(
 # -- reading ------------------------------------------------------------------------------------
 
 
-def read_batch(path: Path, data: bytes | None = None) -> pd.DataFrame:
-    """Read a CSV (as text, every column a string) or a Parquet file (as typed)."""
-    data = path.read_bytes() if data is None else data
+def _file_kind(path: Path, data: bytes) -> str:
+    """``"parquet"`` or ``"csv"``; ``UnreadableBatch`` for an empty file or another type."""
     if not data.strip():
         raise UnreadableBatch(f"{path.name} is empty (0 data bytes)")
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
-        import io
-
-        try:
-            return pd.read_parquet(io.BytesIO(data))
-        except Exception as err:  # pyarrow raises several types for broken files
-            raise UnreadableBatch(f"{path.name} is not a readable Parquet file: {err}") from err
+        return "parquet"
     if suffix != ".csv":
         raise UnreadableBatch(f"{path.name}: unsupported file type {suffix!r} (CSV or Parquet)")
+    return "csv"
+
+
+def _not_parquet(path: Path, err: Exception) -> UnreadableBatch:
+    return UnreadableBatch(f"{path.name} is not a readable Parquet file: {err}")
+
+
+def _utf8(path: Path, data: bytes) -> str:
+    """The file as text; ``UnreadableBatch`` naming the first byte that is not UTF-8."""
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
         raise UnreadableBatch(
             f"{path.name} is not valid UTF-8: byte 0x{data[err.start]:02x} at line {line}; "
             "re-export it as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
         ) from err
-    _check_not_truncated(path, text)
+
+
+def read_batch(path: Path, data: bytes | None = None) -> pd.DataFrame:
+    """Read a CSV (as text, every column a string) or a Parquet file (as typed)."""
     import io
 
+    data = path.read_bytes() if data is None else data
+    if _file_kind(path, data) == "parquet":
+        try:
+            return pd.read_parquet(io.BytesIO(data))
+        except Exception as err:  # pyarrow raises several types for broken files
+            raise _not_parquet(path, err) from err
+    text = _utf8(path, data)
+    _check_not_truncated(path, text)
     try:
         return pd.read_csv(
             io.StringIO(text),
@@ -253,28 +267,18 @@ def read_batch(path: Path, data: bytes | None = None) -> pd.DataFrame:
 
 def read_columns(path: Path, data: bytes | None = None) -> list[str]:
     """The column names of a CSV header or a Parquet schema, without reading the rows."""
+    import csv
     import io
 
     data = path.read_bytes() if data is None else data
-    if not data.strip():
-        raise UnreadableBatch(f"{path.name} is empty (0 data bytes)")
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
+    if _file_kind(path, data) == "parquet":
         import pyarrow.parquet as pq
 
         try:
             return list(pq.read_schema(io.BytesIO(data)).names)
         except Exception as err:  # pyarrow raises several types for broken files
-            raise UnreadableBatch(f"{path.name} is not a readable Parquet file: {err}") from err
-    if suffix != ".csv":
-        raise UnreadableBatch(f"{path.name}: unsupported file type {suffix!r} (CSV or Parquet)")
-    import csv
-
-    first = data.split(b"\n", 1)[0]
-    try:
-        header = first.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return read_batch(path, data).columns.tolist()  # names the bad byte and its line
+            raise _not_parquet(path, err) from err
+    header = _utf8(path, data.split(b"\n", 1)[0])
     return next(csv.reader([header.rstrip("\r")]), [])
 
 
