@@ -26,6 +26,9 @@ def format_summary(summary: dict[str, Any]) -> str:
         shown = ", ".join(
             f"{k}={v:.4f}" for k, v in sorted(metrics.items()) if isinstance(v, int | float)
         )
+        if result.get("version") is None:
+            lines.append(f"{family}: {result.get('decision', 'not registered')}")
+            continue
         verdict = "champion" if result.get("promoted") else "not promoted"
         lines.append(
             f"{family}: {result.get('name', '')} v{result.get('version', '?')} ({verdict})"
