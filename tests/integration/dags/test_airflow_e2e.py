@@ -1,8 +1,9 @@
 """Real Airflow on 127.0.0.1: the pipeline through the REST API, a killed training, a clean stop.
 
 One Airflow (api-server, scheduler, dag-processor started by ``devtools.airflow_local``) serves
-the module, because starting it costs ~20 s: the end-to-end run first, then the kill test
-trains again on the same data, then the stop test checks that no process is left.
+the module, because starting it costs ~20 s, and one pipeline run through its REST API
+(``pipeline_run``) is what the tests examine, so they pass in any order. Stopping Airflow is
+the module fixture's teardown, which checks that no process is left.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ class LiveAirflow:
     info: airflow_local.AirflowInfo
     api: httpx.Client
     sessions: list[int]
-    e2e: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +58,25 @@ def live(tmp_path_factory: pytest.TempPathFactory, small_orders: Path) -> Iterat
             yield LiveAirflow(settings, info, api, sessions)
     finally:
         airflow_local.stop(settings)
+    # The stop itself is under test: nothing of the three components may be left behind.
+    left = [pid for sid in sessions for pid in airflow_local.session_pids(sid)]
+    assert left == [], f"processes left behind: {left}"
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{info.url}/api/v2/monitor/health", timeout=3)
+
+
+@pytest.fixture(scope="module")
+def pipeline_run(live: LiveAirflow) -> dict[str, Any]:
+    """``mercato_pipeline`` triggered once through the REST API and waited for."""
+    run_id = _trigger(live, "mercato_pipeline")
+    state = _wait_for_run(live, "mercato_pipeline", run_id)
+    assert state == "success", _explain(live, "mercato_pipeline", run_id)
+    return {
+        "run_id": run_id,
+        "tis": _task_instances(live, "mercato_pipeline", run_id),
+        "versions": model_versions(live.settings),
+        "champions": champions(live.settings),
+    }
 
 
 def _trigger(live: LiveAirflow, dag_id: str) -> str:
@@ -98,25 +117,25 @@ def _explain(live: LiveAirflow, dag_id: str, run_id: str) -> str:
     return "\n".join(lines)
 
 
-def test_pipeline_through_the_rest_api(live: LiveAirflow) -> None:
-    """Trigger the pipeline by REST: it succeeds, registers models, the service serves them."""
+def test_every_component_runs_and_every_dag_parses(live: LiveAirflow) -> None:
+    assert all(
+        airflow_local.status(live.settings)[c]["live_processes"] for c in airflow_local.COMPONENTS
+    )
     dags = live.api.get("/dags").json()
     assert {d["dag_id"] for d in dags["dags"]} >= {"mercato_pipeline", "mercato_train"}
     assert live.api.get("/importErrors").json()["total_entries"] == 0
 
-    run_id = _trigger(live, "mercato_pipeline")
-    state = _wait_for_run(live, "mercato_pipeline", run_id)
-    assert state == "success", _explain(live, "mercato_pipeline", run_id)
-    tis = _task_instances(live, "mercato_pipeline", run_id)
+
+def test_pipeline_through_the_rest_api(live: LiveAirflow, pipeline_run: dict[str, Any]) -> None:
+    """Trigger the pipeline by REST: it succeeds, registers models, the service serves them."""
+    tis = pipeline_run["tis"]
     assert {t: ti["state"] for t, ti in tis.items()} == dict.fromkeys(
         ("ingest", *AFTER_INGEST), "success"
     )
-
-    versions = model_versions(live.settings)
+    versions = pipeline_run["versions"]
     assert all(len(versions[name]) == 1 for name in MODEL_NAMES), "one new version per family"
-    served = champions(live.settings)
+    served = pipeline_run["champions"]
     assert all(served.values())
-    live.e2e = {"run_id": run_id, "tis": tis, "versions": versions, "champions": served}
     print(
         "\ntask durations (s): " + ", ".join(f"{t} {ti['duration']:.1f}" for t, ti in tis.items())
     )
@@ -130,17 +149,17 @@ def test_pipeline_through_the_rest_api(live: LiveAirflow) -> None:
     assert answered == served, "the service serves the champions the pipeline registered"
 
 
-def test_killed_training_is_retried_to_the_same_result(live: LiveAirflow) -> None:
+def test_killed_training_is_retried_to_the_same_result(
+    live: LiveAirflow, pipeline_run: dict[str, Any]
+) -> None:
     """SIGKILL ``train_propensity`` mid-run: the retry registers what an uninterrupted run did.
 
     The task is rerun by clearing it in the end-to-end run (the documented way to retrain one
     family), so only this training competes for the two cores.
     """
-    if not live.e2e:
-        pytest.skip("needs the end-to-end run's models")
-    dag_id, run_id, task_id = "mercato_pipeline", live.e2e["run_id"], "train_propensity"
+    dag_id, run_id, task_id = "mercato_pipeline", pipeline_run["run_id"], "train_propensity"
     name = "mercato_propensity"
-    uninterrupted = live.e2e["versions"][name][-1]
+    uninterrupted = pipeline_run["versions"][name][-1]
     before = model_versions(live.settings)
 
     cleared_at_ms = time.time() * 1000
@@ -181,18 +200,7 @@ def test_killed_training_is_retried_to_the_same_result(live: LiveAirflow) -> Non
     assert latest == pytest.approx(_metrics(live.settings, uninterrupted)), (
         "same data and seed: the retry trained the same model as the uninterrupted run"
     )
-    assert champions(live.settings) == live.e2e["champions"]
-
-
-def test_stop_leaves_no_process(live: LiveAirflow) -> None:
-    assert all(
-        airflow_local.status(live.settings)[c]["live_processes"] for c in airflow_local.COMPONENTS
-    )
-    airflow_local.stop(live.settings)
-    left = [pid for sid in live.sessions for pid in airflow_local.session_pids(sid)]
-    assert left == [], f"processes left behind: {left}"
-    with pytest.raises(httpx.HTTPError):
-        httpx.get(f"{live.info.url}/api/v2/monitor/health", timeout=3)
+    assert champions(live.settings) == pipeline_run["champions"]
 
 
 def _task_process(ti_id: str) -> Any:
