@@ -29,11 +29,13 @@ BUILTIN_FAMILIES: dict[str, str] = {
     "segmentation": "models.segmentation",
     "recommendation": "models.recommendation",
     "propensity": "models.propensity",
+    "sentiment": "models.sentiment",
 }
 
 #: Raw sources shipped with Mercato: name -> module.
 BUILTIN_SOURCES: dict[str, str] = {
     "orders": "warehouse.sources.orders",
+    "reviews": "warehouse.sources.reviews",
 }
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")

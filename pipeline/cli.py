@@ -61,8 +61,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    gen = sub.add_parser("generate", help="write seeded synthetic order lines")
-    gen.add_argument("--out", type=Path, help="output file (.csv or .parquet)")
+    gen = sub.add_parser(
+        "generate",
+        help="write seeded synthetic data: order lines, reviews, or every source into landing",
+    )
+    gen.add_argument(
+        "--source",
+        choices=("orders", "reviews", "all"),
+        default="orders",
+        help="what to generate (all: one batch per source into the landing folder)",
+    )
+    gen.add_argument("--out", type=Path, help="output file (.csv or .parquet; not with all)")
     gen.add_argument("--customers", type=int, default=1000)
     gen.add_argument("--products", type=int, default=300)
     gen.add_argument("--days", type=int, default=365)
@@ -134,38 +143,45 @@ def _print(summary: Any) -> None:
 
 def _generate(settings: Settings, args: argparse.Namespace) -> int:
     from warehouse.synthetic import write_orders
+    from warehouse.synthetic_landing import write_landing
+    from warehouse.synthetic_reviews import write_reviews
 
-    out = args.out or settings.landing_dir / "synthetic_orders.parquet"
-    write_orders(
-        out,
-        n_customers=args.customers,
-        n_products=args.products,
-        days=args.days,
-        seed=settings.seed if args.seed is None else args.seed,
-        end_date=args.end_date or date.today(),
-    )
-    print(f"wrote {out}")
+    shape = {
+        "n_customers": args.customers,
+        "n_products": args.products,
+        "days": args.days,
+        "seed": settings.seed if args.seed is None else args.seed,
+        "end_date": args.end_date or date.today(),
+    }
+    if args.source == "all":
+        if args.out is not None:
+            raise ValueError("--out names one file; --source all writes into the landing folder")
+        written = list(write_landing(settings.landing_dir, **shape).values())
+    else:
+        write = write_orders if args.source == "orders" else write_reviews
+        default = settings.landing_dir / f"synthetic_{args.source}.parquet"
+        written = [write(args.out or default, **shape)]
+    for path in written:
+        print(f"wrote {path}")
     return 0
 
 
 def run_pipeline(settings: Settings, data: Path | None = None) -> dict[str, Any]:
     """Run every stage on ``data`` (or the landing folder) and print the run's summary.
 
-    With no ``data`` and an empty landing folder, seeded synthetic orders are generated into the
-    landing folder first, so a fresh checkout has something to run on (``mercato run``, the demo).
+    With no ``data`` and an empty landing folder, one seeded synthetic batch of every source
+    (orders, reviews) is generated into the landing folder first, so a fresh checkout has
+    something to run on (``mercato run``, the demo).
     """
     from pipeline.stages import run_all
     from pipeline.summary import format_summary
 
     if data is None and not any(settings.landing_dir.glob("*")):
-        from warehouse.synthetic import write_orders
+        from warehouse.synthetic_landing import write_landing
 
-        data = write_orders(
-            settings.landing_dir / "synthetic_orders.parquet",
-            seed=settings.seed,
-            end_date=date.today(),
-        )
-        print(f"no data given and the landing folder is empty: generated {data}")
+        written = write_landing(settings.landing_dir, seed=settings.seed, end_date=date.today())
+        names = ", ".join(path.name for path in written.values())
+        print(f"no data given and the landing folder is empty: generated {names}")
     summary = run_all(settings, data)
     print(format_summary(summary))
     return summary

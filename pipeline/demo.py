@@ -25,8 +25,18 @@ def _pick_customer(settings) -> str:  # type: ignore[no-untyped-def]
     )
 
 
+def _pick_product(settings) -> str | None:  # type: ignore[no-untyped-def]
+    """The most reviewed product, or None when the shop has no reviews."""
+    from warehouse.reader import read_table
+
+    stats = read_table(settings, "product_review_stats", columns=["product_id", "n_reviews"])
+    if stats.empty:
+        return None
+    return str(stats.sort_values(["n_reviews", "product_id"], ascending=[False, True]).iloc[0, 0])
+
+
 def main() -> int:
-    """Run the demo end to end and print the service's answers for one customer."""
+    """Run the demo end to end and print the service's answers for one customer and product."""
     from serving.launch import start_background
 
     settings = get_settings()
@@ -43,14 +53,30 @@ def main() -> int:
         httpx.Client(base_url=server.url, headers=headers, timeout=30) as client,
     ):
         calls = {
-            "recommendations": ("/recommend", {"customer_id": customer, "k": 5}),
-            "segment": ("/segment", {"customer_id": customer}),
-            "propensity": ("/propensity", {"customer_id": customer}),
+            f"recommendations for customer {customer}": (
+                "/recommend",
+                {"customer_id": customer, "k": 5},
+            ),
+            f"segment of customer {customer}": ("/segment", {"customer_id": customer}),
+            f"purchase propensity of customer {customer}": (
+                "/propensity",
+                {"customer_id": customer},
+            ),
+            "sentiment of a new review": (
+                "/sentiment",
+                {"text": "Lovely soft fabric, but it runs small.", "title": "Nice"},
+            ),
         }
+        product = _pick_product(settings)
+        if product is not None:
+            calls[f"what the reviews of product {product} say"] = (
+                "/product_reviews",
+                {"product_id": product, "k": 3},
+            )
         for label, (path, body) in calls.items():
             response = client.post(path, json=body)
             response.raise_for_status()
-            print(f"\n{label} for customer {customer} (POST {path}):")
+            print(f"\n{label} (POST {path}):")
             print(json.dumps(response.json(), indent=2))
     print("\nservice stopped. Data, models and reports are in", settings.home)
     return 0

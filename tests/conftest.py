@@ -58,17 +58,32 @@ def real_data() -> Path:
 
 @pytest.fixture(scope="session")
 def pipeline_home(tmp_path_factory: pytest.TempPathFactory, small_orders: Path) -> Settings:
-    """A data folder where the whole pipeline has run once on the small generated batch.
+    """A data folder where the whole pipeline has run once on the small generated batches:
+    orders, and reviews of those orders' products (so every family has a champion).
 
     Session-scoped because a full run costs tens of seconds; tests that read it must not write
     to it (copy it first if they need to change anything).
     """
+    import shutil
+
+    import pandas as pd
+
     from pipeline.stages import run_all
+    from warehouse.synthetic_reviews import write_reviews
 
     home = tmp_path_factory.mktemp("pipeline") / "home"
     value = dataclasses.replace(get_settings(), home=home, mlflow_tracking_uri="")
     value.ensure_dirs()
-    run_all(value, small_orders, progress=lambda _: None)
+    shutil.copy(small_orders, value.landing_dir / small_orders.name)
+    orders = pd.read_parquet(small_orders)
+    write_reviews(
+        value.landing_dir / "reviews.parquet",
+        orders=orders,
+        end_date=END_DATE,
+        seed=7,
+        review_rate=0.4,
+    )
+    run_all(value, None, progress=lambda _: None)
     return value
 
 

@@ -1,0 +1,187 @@
+"""``/sentiment``, ``/sentiment_batch`` and ``/product_reviews`` over HTTP, on ``bentoml serve``.
+
+The serving copy of the pipeline's data folder gets reviews of its own orders (generated,
+ingested, cleaned by dbt), the sentiment family is trained through the pipeline's stage, and
+a server is started with the reviews source and the sentiment family added the way a plug-in is
+(``MERCATO_EXTRA_*``, while they are not built in). Expected answers come from the champion
+loaded in this process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+from fixed_dates import END_DATE
+
+from mercato.names import family_modules, source_modules
+from mercato.settings import Settings
+from models.sentiment import MODEL_NAME
+from warehouse.sources.reviews import MAX_TEXT_CHARS
+
+pytestmark = pytest.mark.slow
+
+POSITIVE = "Absolutely love this, would definitely buy it again."
+NEGATIVE = "Terrible quality, it arrived broken. Sent it back, a complete waste of money."
+
+
+def with_reviews(settings: Settings) -> Settings:
+    """``settings`` with the reviews source and the sentiment family, built in or not."""
+    sources, families = dict(settings.extra_sources), dict(settings.extra_families)
+    if "reviews" not in source_modules(settings):
+        sources["reviews"] = "warehouse.sources.reviews"
+    if "sentiment" not in family_modules(settings):
+        families["sentiment"] = "models.sentiment"
+    return dataclasses.replace(settings, extra_sources=sources, extra_families=families)
+
+
+@pytest.fixture(scope="module")
+def sentiment_home(
+    serving_home: Settings, small_orders: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Settings, dict]]:
+    """A copy of the serving folder with reviews of its orders and a trained sentiment family."""
+    from pipeline import stages
+    from warehouse import landing
+    from warehouse.synthetic_reviews import write_reviews
+
+    root = tmp_path_factory.mktemp("sentiment-serving")
+    shutil.copytree(
+        serving_home.home, root / "home", ignore=shutil.ignore_patterns("bentoml", "serving")
+    )
+    settings = with_reviews(dataclasses.replace(serving_home, home=root / "home"))
+    reviews = write_reviews(
+        root / "reviews.csv",
+        end_date=END_DATE,
+        orders=pd.read_parquet(small_orders),
+        seed=7,
+        review_rate=0.4,
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in settings.to_env().items():
+            patch.setenv(key, value)
+        landing.ensure_raw_tables(settings)
+        stages.ingest(settings, reviews)
+        stages.transform(settings, select="stg_reviews+")
+        trained = stages.train(settings, "sentiment")
+        yield settings, trained
+
+
+@pytest.fixture(scope="module")
+def champion(sentiment_home):
+    from models import registry
+
+    settings, trained = sentiment_home
+    assert trained["promoted"], trained["decision"]
+    return registry.load_version(settings, MODEL_NAME, trained["version"]), trained["version"]
+
+
+@pytest.fixture(scope="module")
+def client(sentiment_home) -> Iterator[httpx.Client]:
+    from serving.launch import free_port, start_background
+
+    settings, _ = sentiment_home
+    settings = dataclasses.replace(settings, model_poll_seconds=0.0)
+    with (
+        start_background(settings, port=free_port(), timeout=300) as server,
+        httpx.Client(base_url=server.url, timeout=30) as value,
+    ):
+        yield value
+
+
+def test_sentiment_answers_what_the_champion_computes(client, champion) -> None:
+    model, version = champion
+    for text in (POSITIVE, NEGATIVE):
+        response = client.post("/sentiment", json={"text": text})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["probability_positive"] == pytest.approx(model.predict_proba(text))
+        assert body["label"] == model.label(body["probability_positive"])
+        assert body["model_version"] == version
+    good = client.post("/sentiment", json={"text": POSITIVE}).json()
+    bad = client.post("/sentiment", json={"text": NEGATIVE}).json()
+    assert good["probability_positive"] > bad["probability_positive"]
+    titled = client.post("/sentiment", json={"text": "It is ok.", "title": "Love it!"}).json()
+    assert titled["probability_positive"] == pytest.approx(
+        model.predict_proba("It is ok.", "Love it!")
+    )
+
+
+def test_the_batch_scores_each_text_in_order(client, champion) -> None:
+    model, version = champion
+    texts = [POSITIVE, NEGATIVE, "It's okay, nothing special."]
+    body = client.post("/sentiment_batch", json={"texts": texts}).json()
+    assert body["model_version"] == version
+    got = [r["probability_positive"] for r in body["results"]]
+    assert got == pytest.approx(list(model.predict_proba_many(texts)))
+
+
+def test_product_reviews_give_the_marts_statistics_and_the_terms(
+    client, champion, sentiment_home
+) -> None:
+    from warehouse import reader
+
+    model, version = champion
+    settings, _ = sentiment_home
+    stats = reader.read_table(settings, "product_review_stats")
+    top = stats.sort_values(["n_reviews", "product_id"], ascending=[False, True]).iloc[0]
+    response = client.post("/product_reviews", json={"product_id": top["product_id"], "k": 3})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model_version"] == version
+    assert body["n_reviews"] == top["n_reviews"]
+    assert body["mean_rating"] == pytest.approx(top["mean_rating"])
+    assert body["negative_share"] == pytest.approx(top["negative_share"])
+    assert len(body["praise"]) <= 3 and len(body["complaints"]) <= 3
+    insight = model.product_insight(top["product_id"])
+    assert [t["term"] for t in body["praise"]] == [t["term"] for t in insight["praise"][:3]]
+    # a numeric product id may be sent as a JSON number
+    if str(top["product_id"]).isdigit():
+        again = client.post("/product_reviews", json={"product_id": int(top["product_id"])})
+        assert again.json()["n_reviews"] == body["n_reviews"]
+
+
+def test_an_unknown_product_gets_404_naming_it(client) -> None:
+    response = client.post("/product_reviews", json={"product_id": "NO-SUCH-PRODUCT"})
+    assert response.status_code == 404
+    assert "NO-SUCH-PRODUCT" in response.json()["error"]
+    assert response.json()["field"] == "product_id"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/sentiment", {"text": "   "}, "text"),
+        ("/sentiment", {"text": ""}, "text"),
+        ("/sentiment", {"text": "x" * (MAX_TEXT_CHARS + 1)}, "text"),
+        ("/sentiment", {"text": 5}, "text"),
+        ("/sentiment", {"text": "fine", "stars": 5}, "stars"),
+        ("/sentiment_batch", {"texts": []}, "texts"),
+        ("/sentiment_batch", {"texts": ["ok"] * 1001}, "texts"),
+        ("/product_reviews", {"product_id": "x", "k": 0}, "k"),
+    ],
+)
+def test_bad_requests_get_400_naming_the_field(client, path: str, body: dict, field: str):
+    response = client.post(path, json=body)
+    assert response.status_code == 400, response.text
+    assert field in response.text
+
+
+def test_model_info_and_the_api_page_show_the_sentiment_family(client, champion) -> None:
+    _, version = champion
+    info = client.post("/model_info", json={}).json()
+    served = {m["name"]: m for m in info["models"]}
+    assert served[MODEL_NAME]["version"] == version
+    assert served[MODEL_NAME]["details"]["n_products"] > 0
+    spec = client.get("/docs.json").json()
+    assert "sentiment" in {t["name"] for t in spec["tags"]}
+    for route in ("/sentiment", "/sentiment_batch", "/product_reviews"):
+        operation = spec["paths"][route]["post"]
+        assert operation["tags"] == ["sentiment"] and operation["summary"]
+        examples = operation["requestBody"]["content"]["application/json"]["examples"]
+        for example in examples.values():
+            assert client.post(route, json=example["value"]).status_code == 200, route

@@ -1,0 +1,50 @@
+"""Synthetic batches of every built-in source, written into a landing folder together.
+
+What ``mercato run`` generates into an empty landing folder, what ``make demo`` runs on and what
+the test fixtures load: orders first, then the sources generated from those orders (reviews of
+bought products), so the families that join sources see one shop.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from warehouse.synthetic import write_orders
+from warehouse.synthetic_reviews import write_reviews
+
+#: the sources :func:`write_landing` writes, in order
+SOURCES = ("orders", "reviews")
+
+
+def write_landing(
+    landing_dir: Path,
+    *,
+    end_date: date,
+    seed: int = 42,
+    n_customers: int = 1000,
+    n_products: int = 300,
+    days: int = 365,
+    review_rate: float = 0.12,
+) -> dict[str, Path]:
+    """Write one synthetic batch per source into ``landing_dir``; returns source -> file."""
+    landing_dir.mkdir(parents=True, exist_ok=True)
+    orders_path = write_orders(
+        landing_dir / "synthetic_orders.parquet",
+        n_customers=n_customers,
+        n_products=n_products,
+        days=days,
+        seed=seed,
+        end_date=end_date,
+    )
+    orders = pd.read_parquet(orders_path)
+    reviews_path = write_reviews(
+        landing_dir / "synthetic_reviews.parquet",
+        orders=orders,
+        end_date=end_date,
+        seed=seed,
+        review_rate=review_rate,
+    )
+    return {"orders": orders_path, "reviews": reviews_path}
