@@ -1,10 +1,8 @@
 """``/sentiment``, ``/sentiment_batch`` and ``/product_reviews`` over HTTP, on ``bentoml serve``.
 
-The serving copy of the pipeline's data folder gets reviews of its own orders (generated,
-ingested, cleaned by dbt), the sentiment family is trained through the pipeline's stage, and
-a server is started with the reviews source and the sentiment family added the way a plug-in is
-(``MERCATO_EXTRA_*``, while they are not built in). Expected answers come from the champion
-loaded in this process.
+The pipeline's data folder already holds reviews of its own orders (generated into landing,
+ingested, cleaned by dbt) and a sentiment champion trained by the pipeline; a server is started on
+a copy of it. Expected answers come from the champion loaded in this process.
 """
 
 from __future__ import annotations
@@ -12,14 +10,10 @@ from __future__ import annotations
 import dataclasses
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pandas as pd
 import pytest
-from fixed_dates import END_DATE
 
-from mercato.names import family_modules, source_modules
 from mercato.settings import Settings
 from models.sentiment import MODEL_NAME
 from warehouse.sources.reviews import MAX_TEXT_CHARS
@@ -30,54 +24,29 @@ POSITIVE = "Absolutely love this, would definitely buy it again."
 NEGATIVE = "Terrible quality, it arrived broken. Sent it back, a complete waste of money."
 
 
-def with_reviews(settings: Settings) -> Settings:
-    """``settings`` with the reviews source and the sentiment family, built in or not."""
-    sources, families = dict(settings.extra_sources), dict(settings.extra_families)
-    if "reviews" not in source_modules(settings):
-        sources["reviews"] = "warehouse.sources.reviews"
-    if "sentiment" not in family_modules(settings):
-        families["sentiment"] = "models.sentiment"
-    return dataclasses.replace(settings, extra_sources=sources, extra_families=families)
-
-
 @pytest.fixture(scope="module")
 def sentiment_home(
-    serving_home: Settings, small_orders: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Settings, dict]]:
-    """A copy of the serving folder with reviews of its orders and a trained sentiment family."""
-    from pipeline import stages
-    from warehouse import landing
-    from warehouse.synthetic_reviews import write_reviews
+    serving_home: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Settings, str]:
+    """A copy of the serving folder, and the sentiment champion's version the pipeline trained."""
+    from models import registry
 
     root = tmp_path_factory.mktemp("sentiment-serving")
     shutil.copytree(
         serving_home.home, root / "home", ignore=shutil.ignore_patterns("bentoml", "serving")
     )
-    settings = with_reviews(dataclasses.replace(serving_home, home=root / "home"))
-    reviews = write_reviews(
-        root / "reviews.csv",
-        end_date=END_DATE,
-        orders=pd.read_parquet(small_orders),
-        seed=7,
-        review_rate=0.4,
-    )
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in settings.to_env().items():
-            patch.setenv(key, value)
-        landing.ensure_raw_tables(settings)
-        stages.ingest(settings, reviews)
-        stages.transform(settings, select="stg_reviews+")
-        trained = stages.train(settings, "sentiment")
-        yield settings, trained
+    settings = dataclasses.replace(serving_home, home=root / "home")
+    version = registry.champion_version(settings, MODEL_NAME)
+    assert version is not None, "the pipeline run left no sentiment champion"
+    return settings, version
 
 
 @pytest.fixture(scope="module")
 def champion(sentiment_home):
     from models import registry
 
-    settings, trained = sentiment_home
-    assert trained["promoted"], trained["decision"]
-    return registry.load_version(settings, MODEL_NAME, trained["version"]), trained["version"]
+    settings, version = sentiment_home
+    return registry.load_version(settings, MODEL_NAME, version), version
 
 
 @pytest.fixture(scope="module")
