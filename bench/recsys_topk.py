@@ -1,12 +1,20 @@
 """Train one recommender on any interactions file and write every user's top-k unseen items.
 
 The door for outside benchmarks: the input needs columns ``user_id, item_id`` and optionally
-``rating`` (any positive value is a purchase; missing = 1) and ``timestamp`` (datetime, ISO text
-or Unix seconds; used for the recency weighting of histories). CSV or Parquet, by suffix. The
-output has ``user_id, item_id, rank, score`` (rank 1 = best), items the user already has are
-never recommended, and ids keep the input's integer type when they were integers.
+``rating`` (any rating is an interaction: the methods learn from who bought or rated what;
+missing = 1) and ``timestamp`` (datetime, ISO text or Unix seconds; used for the validation
+split and the recency weighting of histories). CSV or Parquet, by suffix. ``--items FILE``
+(``item_id,text``, optionally ``description`` and ``category``) gives the content and hybrid
+methods their item text. The output has ``user_id, item_id, rank, score`` (rank 1 = best), items
+the user already has are never recommended, and ids keep the input's integer type when they
+were integers.
+
+The method is tuned as the pipeline tunes it: its grid is fitted on all but the last
+``--validation-days`` of the file and scored on them, and the chosen values (printed) are
+refitted on the whole file. ``--no-tune`` (or a file without timestamps) keeps the defaults.
 
     python bench/recsys_topk.py --train ratings.csv --k 10 --model ease --out top10.csv
+    python bench/recsys_topk.py --train ratings.csv --items movies.csv --model hybrid --out t.csv
     python bench/recsys_topk.py --list-models
 
 ``implicit_als`` (the ``implicit`` library's ALS, for side-by-side runs) is listed only when
@@ -24,11 +32,18 @@ import pandas as pd
 from implicit_als import fit_als
 
 from mercato.settings import apply_runtime_env
-from models.recommendation import CANDIDATES, fit_candidate, normalize_interactions
+from models.recommendation import (
+    METHODS,
+    TEXT_CANDIDATES,
+    fit_candidate,
+    normalize_interactions,
+    normalize_items,
+    tune_candidate,
+)
 
 
 def model_names() -> list[str]:
-    names = list(CANDIDATES)
+    names = list(METHODS)
     try:
         import implicit  # noqa: F401
     except ImportError:
@@ -61,12 +76,30 @@ def implicit_als_topk(
     ]
 
 
-def topk(interactions: pd.DataFrame, model: str, k: int) -> pd.DataFrame:
-    """The output frame for ``model`` trained on all of ``interactions``."""
+def topk(
+    interactions: pd.DataFrame,
+    model: str,
+    k: int,
+    items: pd.DataFrame | None = None,
+    validation_days: int | None = 30,
+) -> pd.DataFrame:
+    """The output frame for ``model`` tuned on a validation split and trained on all of
+    ``interactions`` (``validation_days=None``: the defaults)."""
     if model == "implicit_als":
         rows = implicit_als_topk(interactions, k)
     else:
-        fitted = fit_candidate(model, interactions)
+        params = None
+        if validation_days:
+            params, score, trials = tune_candidate(model, interactions, validation_days, items, k)
+            if score is None:
+                print("no timestamps or validation users: default parameters", file=sys.stderr)
+            else:
+                print(
+                    f"tuned on the last {validation_days} days ({len(trials)} trials): "
+                    f"{params}, validation NDCG@{k} {score:.4f}",
+                    file=sys.stderr,
+                )
+        fitted = fit_candidate(model, interactions, params, items)
         lists = fitted.recommend_batch(
             list(fitted.user_ids), k, exclude_bought=True, with_scores=True
         )
@@ -95,6 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="ease")
     parser.add_argument("--out", type=Path, help="output file (CSV or Parquet, by suffix)")
     parser.add_argument("--list-models", action="store_true", help="print accepted model names")
+    parser.add_argument(
+        "--items", type=Path, help="item text, CSV item_id,text (content and hybrid methods)"
+    )
+    parser.add_argument("--validation-days", type=int, default=30)
+    parser.add_argument("--no-tune", action="store_true", help="keep the default parameters")
     args = parser.parse_args(argv)
     apply_runtime_env()
     if args.list_models:
@@ -104,10 +142,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--train and --out are required (or use --list-models)")
     if args.model not in model_names():
         parser.error(f"unknown model {args.model!r}; --list-models shows the accepted names")
+    if args.model in TEXT_CANDIDATES and args.items is None:
+        parser.error(f"{args.model} needs item text: give --items FILE (item_id,text)")
     raw = read_interactions(args.train)
     interactions = normalize_interactions(raw)
+    items = None if args.items is None else normalize_items(read_interactions(args.items))
     start = time.perf_counter()
-    out = _restore_id_types(topk(interactions, args.model, args.k), raw)
+    days = None if args.no_tune else args.validation_days
+    out = _restore_id_types(topk(interactions, args.model, args.k, items, days), raw)
     seconds = time.perf_counter() - start
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if args.out.suffix.lower() in (".parquet", ".pq"):

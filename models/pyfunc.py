@@ -32,11 +32,16 @@ def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
 
 
 class RecommenderModel(PythonModel):
-    """Item-to-item recommender: score(user) = history(user) @ W, cold start = popularity.
+    """Recommender over one catalogue: item-to-item or user-to-user scores, cold start = popularity.
 
     ``W`` (items x items, CSR, row = source item) holds the learned item weights of any
-    item-based candidate (cosine neighbours, EASE, RP3beta); ``None`` means pure popularity.
+    item-based method (cosine neighbours, EASE, RP3beta, content, hybrid); ``None`` means pure
+    popularity. A user-based method sets ``user_weights`` (users x users) instead and scores
+    ``user_weights(user) @ history``; its ``W`` (item cosine) answers ``similar_items``.
     ``history`` (users x items, CSR) holds each known customer's bought items with their weight.
+    ``content`` (items x items, TF-IDF cosine of the item text) answers where the method has
+    nothing to say: an item without learned neighbours, a customer whose history scores no item.
+    ``descriptions`` names every item in the answers.
     """
 
     def __init__(
@@ -48,6 +53,9 @@ class RecommenderModel(PythonModel):
         weights: sp.csr_matrix | None,
         popularity: np.ndarray,
         params: Mapping[str, Any] | None = None,
+        user_weights: sp.csr_matrix | None = None,
+        content: sp.csr_matrix | None = None,
+        descriptions: Sequence[str | None] | None = None,
     ) -> None:
         self.algorithm = algorithm
         self.params = dict(params or {})
@@ -55,14 +63,34 @@ class RecommenderModel(PythonModel):
         self.item_ids = np.asarray([str(i) for i in item_ids], dtype=object)
         self.history = sp.csr_matrix(history, dtype=np.float32)
         self.weights = None if weights is None else sp.csr_matrix(weights, dtype=np.float32)
+        self.user_weights = (
+            None if user_weights is None else sp.csr_matrix(user_weights, dtype=np.float32)
+        )
+        self.content = None if content is None else sp.csr_matrix(content, dtype=np.float32)
+        self.descriptions = (
+            None
+            if descriptions is None
+            else np.asarray([d if d else None for d in descriptions], dtype=object)
+        )
         pop = np.asarray(popularity, dtype=np.float64)
         self.popularity = pop / pop.max() if pop.size and pop.max() > 0 else pop
+        self._index()
+
+    def _index(self) -> None:
+        """Lookups derived from the arrays (rebuilt on load, never stored twice)."""
         # Popularity breaks ties (and fills lists when a history scores too few items) without
         # ever overturning a real difference in score.
         self._tiebreak = 1e-9 * self.popularity
         self._popular_order = _top_k(self.popularity.copy(), len(self.popularity))
         self._user_index = {u: i for i, u in enumerate(self.user_ids)}
         self._item_index = {s: i for i, s in enumerate(self.item_ids)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Versions registered before user-based, content and descriptions load as before."""
+        state.setdefault("user_weights", None)
+        state.setdefault("content", None)
+        state.setdefault("descriptions", None)
+        self.__dict__.update(state)
 
     # -- serving contract -------------------------------------------------------------------
     def known_customer(self, customer_id: str) -> bool:
@@ -73,39 +101,85 @@ class RecommenderModel(PythonModel):
         self, customer_id: str, k: int = 10, exclude_bought: bool = True
     ) -> list[tuple[str, float]]:
         """Top k (stock_code, score) for a customer; unknown customers get the popular items."""
+        return self.recommend_explained(customer_id, k, exclude_bought)[0]
+
+    def recommend_explained(
+        self, customer_id: str, k: int = 10, exclude_bought: bool = True
+    ) -> tuple[list[tuple[str, float]], str]:
+        """``recommend`` and the method that answered (the algorithm, content or popularity)."""
         u = self._user_index.get(str(customer_id))
         if u is None:
-            return self.popular(k)
-        scores = self._score_rows(np.array([u]))[0]
+            return self.popular(k), "popularity"
+        scores, by_content = self._score_rows(np.array([u]))
+        scores = scores[0]
         if exclude_bought:
             scores[
                 self.history.indices[self.history.indptr[u] : self.history.indptr[u + 1]]
             ] = -np.inf
         top = _top_k(scores, k)
-        return [(self.item_ids[i], float(scores[i])) for i in top]
+        method = "content" if by_content[0] else self.algorithm
+        return [(self.item_ids[i], float(scores[i])) for i in top], method
 
     def similar_items(self, stock_code: str, k: int = 10) -> list[tuple[str, float]]:
         """Items most associated with ``stock_code``; raises ``KeyError`` for unknown items."""
+        return self.similar_items_explained(stock_code, k)[0]
+
+    def similar_items_explained(
+        self, stock_code: str, k: int = 10
+    ) -> tuple[list[tuple[str, float]], str]:
+        """``similar_items`` and the method that answered.
+
+        The learned item weights answer when the item has any; otherwise (an item nobody has
+        bought with others yet) the content similarity of its text, else popularity.
+        """
         i = self._item_index[str(stock_code)]
-        if self.weights is None:
-            scores = self.popularity.astype(np.float64).copy()
+        method = self.similar_method
+        row = None if self.weights is None else self.weights[i]
+        if (row is None or row.nnz == 0) and self.content is not None and self.content[i].nnz:
+            row, method = self.content[i], "content"
+        if row is None:
+            scores, method = self.popularity.astype(np.float64).copy(), "popularity"
         else:
-            scores = self.weights[i].toarray().ravel().astype(np.float64) + self._tiebreak
+            scores = row.toarray().ravel().astype(np.float64) + self._tiebreak
         scores[i] = -np.inf
         top = _top_k(scores, k)
-        return [(self.item_ids[j], float(scores[j])) for j in top]
+        return [(self.item_ids[j], float(scores[j])) for j in top], method
+
+    @property
+    def similar_method(self) -> str:
+        """The method behind ``similar_items`` for items with learned neighbours."""
+        if self.weights is None:
+            return "popularity"
+        return "itemknn" if self.user_weights is not None else self.algorithm
+
+    def describe(self, stock_code: str) -> str | None:
+        """The product's description (its name), if the model was trained with item text."""
+        if self.descriptions is None:
+            return None
+        i = self._item_index.get(str(stock_code))
+        return None if i is None else self.descriptions[i]
 
     def popular(self, k: int = 10) -> list[tuple[str, float]]:
         """The cold-start answer: most popular items with their normalised popularity."""
         return [(self.item_ids[i], float(self.popularity[i])) for i in self._popular_order[:k]]
 
     # -- batch helpers used by evaluation and the bench ----------------------------------------
-    def _score_rows(self, rows: np.ndarray) -> np.ndarray:
-        if self.weights is None:
+    def _score_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(scores of the users ``rows`` over the catalogue, which rows content answered)."""
+        by_content = np.zeros(len(rows), dtype=bool)
+        if self.user_weights is not None:
+            scores = (self.user_weights[rows] @ self.history).toarray().astype(np.float64)
+        elif self.weights is not None:
+            scores = (self.history[rows] @ self.weights).toarray().astype(np.float64)
+        else:
             base = np.broadcast_to(self.popularity, (len(rows), len(self.item_ids))).copy()
-            return base.astype(np.float64)
-        scores = (self.history[rows] @ self.weights).toarray().astype(np.float64)
-        return scores + self._tiebreak
+            return base.astype(np.float64), by_content
+        if self.content is not None and len(rows):
+            by_content = scores.max(axis=1) <= 0
+            if by_content.any():
+                hist = self.history[rows[by_content]]
+                scores[by_content] = (hist @ self.content).toarray()
+        return scores + self._tiebreak, by_content
 
     def recommend_batch(
         self,
@@ -124,7 +198,7 @@ class RecommenderModel(PythonModel):
         for start in range(0, len(rows), 2000):
             chunk = rows[start : start + 2000]
             known = chunk[chunk >= 0]
-            scores = self._score_rows(known) if len(known) else np.empty((0, 0))
+            scores = self._score_rows(known)[0] if len(known) else np.empty((0, 0))
             if exclude_bought and len(known):
                 sub = self.history[known].tocoo()
                 scores[sub.row, sub.col] = -np.inf

@@ -1,35 +1,51 @@
-"""Product recommendations from implicit feedback (customer x product purchases).
+"""Product recommendations from purchases (customer x product) and product text.
 
-Candidates, all item-to-item so one serving class (:class:`models.pyfunc.RecommenderModel`)
-serves them: ``score(user) = history(user) @ W``.
+Methods (the algorithms live in :mod:`models.recommenders`; one serving class,
+:class:`models.pyfunc.RecommenderModel`, serves them all):
 
 - ``popularity``: distinct buyers per item, the floor every model must beat;
 - ``itemknn``: the classic item-based cosine similarity, top-N neighbours per item (baseline);
 - ``rp3beta``: 3-step random walk user->item->user->item with popularity penalty (Paudel 2016);
 - ``ease``: closed-form linear autoencoder, ``B = I - P diag(1/diag(P))`` with
-  ``P = (X'X + l2 I)^-1`` (Steck 2019), pruned to the top-N weights per item to stay compact.
+  ``P = (X'X + l2 I)^-1`` (Steck 2019), pruned to the top-N weights per item to stay compact;
+  above ``recommenders.DENSE_MAX_ITEMS`` products it is replaced by item-kNN (memory);
+- ``userknn_cosine``, ``userknn_pearson``: the classic user-based neighbourhood methods, with
+  neighbourhood size and shrinkage as parameters;
+- ``content`` (needs item text): TF-IDF cosine of the product descriptions, so a product nobody
+  has bought yet can be recommended to the customers who bought similar ones;
+- ``hybrid`` (needs item text): per product a blend of EASE and content weights, content-only
+  for a product with no buyers, mostly EASE for a best-seller.
 
 Evaluation holds out the last ``settings.holdout_days`` days: models learn from what came
 before, and each customer seen before the cut-off is scored on what they bought after it. With
 ``exclude_bought=True`` items the customer bought before the cut-off are neither recommended
 nor counted as hits (the "discover something new" task); with ``False`` they are allowed and
-count (the "buy again" task). The champion is chosen by NDCG@10 with bought items excluded.
+count (the "buy again" task). Two more rows per method: *cold items* (only hits on products
+first sold in the hold-out count) and *light customers* (customers with one or two orders before
+the cut-off). The champion is chosen by NDCG@10 with bought items excluded, on the hold-out.
+
+Hyperparameters are chosen before that, on a validation split carved in time from the training
+part (its last ``holdout_days`` days): each method's grid (:data:`TUNING_GRID`) is fitted on what
+came before the validation cut and scored on it; the hold-out is never looked at. The chosen
+values are logged with the run.
 
 Interactions use the columns ``user_id, item_id, rating, timestamp``: the mart is mapped to
 them by :func:`build_recommendation_data`, and the bench reads outside files in the same shape.
+Item text is a frame ``item_id, text`` (and ``description``, the name shown in answers).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from mercato.settings import Settings, get_settings
+from models import recommenders as rs
 from models.family import Fitted, ModelFamily, Split
 from models.gate import Evidence, mean_evidence
 from models.metrics import evaluate_topk, topk_per_user
@@ -46,27 +62,102 @@ PRIMARY_METRIC = "ndcg_at_10"
 #: The least NDCG@10 worth serving; the popularity floor is the real bar (it must be beaten).
 MINIMUM_NDCG = 0.01
 
-#: Default hyper-parameters per candidate (chosen on the real data, see bench/recsys_compare.py).
+#: Default hyper-parameters per method: what ``fit_candidate`` uses when nothing is tuned (the
+#: door's ``--no-tune``, the tests' constructed data), and the starting point of every grid.
 #: ``halflife_days`` weights a customer's history by how long ago each item was last bought
-#: (None: all purchases weigh 1); it applies when scoring, the item weights are learned binary.
+#: (None: all purchases weigh 1); it applies when scoring, the weights are learned binary.
 DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "popularity": {},
     "itemknn": {"n_neighbors": 100, "halflife_days": 60.0},
     "rp3beta": {"alpha": 1.0, "beta": 0.5, "n_neighbors": 200, "halflife_days": 60.0},
     "ease": {"l2": 300.0, "n_neighbors": 300, "halflife_days": 60.0},
+    "userknn_cosine": {"n_neighbors": 50, "shrinkage": 10.0, "halflife_days": 60.0},
+    "userknn_pearson": {"n_neighbors": 50, "shrinkage": 10.0, "halflife_days": 60.0},
+    "content": {"n_neighbors": 100, "halflife_days": 60.0},
+    "hybrid": {
+        "l2": 300.0,
+        "n_neighbors": 300,
+        "halflife_days": 60.0,
+        "content_neighbors": 100,
+        "alpha": 0.1,
+        "shrinkage": 5.0,
+    },
 }
-CANDIDATES = tuple(DEFAULT_PARAMS)
+#: Methods that learn from interactions alone.
+CANDIDATES = (
+    "popularity",
+    "itemknn",
+    "rp3beta",
+    "ease",
+    "userknn_cosine",
+    "userknn_pearson",
+)
+#: Methods that also need item text (skipped, with a note, when there is none).
+TEXT_CANDIDATES = ("content", "hybrid")
+METHODS = CANDIDATES + TEXT_CANDIDATES
+#: Neighbours of the content similarity every model carries for its fallback answers.
+FALLBACK_CONTENT_NEIGHBORS = 100
+
+#: The grid of each method, searched on the validation split (a point overrides the defaults).
+#: The hybrid's EASE part takes EASE's chosen values, so only its blend is searched.
+TUNING_GRID: dict[str, list[dict[str, Any]]] = {
+    "popularity": [{}],
+    "itemknn": [{"n_neighbors": n, "halflife_days": h} for n in (50, 200) for h in (15.0, 90.0)],
+    "rp3beta": [
+        {"alpha": 1.0, "beta": b, "halflife_days": h} for b in (0.3, 0.5, 0.7) for h in (15.0, 90.0)
+    ],
+    "ease": [
+        {"l2": l2, "halflife_days": h} for l2 in (100.0, 300.0, 1000.0) for h in (15.0, 30.0, 90.0)
+    ],
+    "userknn_cosine": [
+        {"n_neighbors": n, "shrinkage": sh, "halflife_days": h}
+        for n in (50, 200)
+        for sh in (0.0, 10.0)
+        for h in (15.0, 60.0)
+    ],
+    "userknn_pearson": [
+        {"n_neighbors": n, "shrinkage": sh, "halflife_days": h}
+        for n in (50, 200)
+        for sh in (0.0, 10.0)
+        for h in (15.0, 60.0)
+    ],
+    "content": [{"n_neighbors": n, "halflife_days": h} for n in (50, 200) for h in (15.0, 60.0)],
+    "hybrid": [{"alpha": a, "shrinkage": sh} for a in (0.0, 0.1, 0.2, 0.4) for sh in (1.0, 5.0)],
+}
+#: The hybrid's parameters taken from EASE's tuned values.
+HYBRID_FROM_EASE = ("l2", "n_neighbors", "halflife_days")
 
 
 @dataclass(frozen=True)
 class CandidateResult:
-    """One candidate's hold-out metrics (bought excluded and included) and training time."""
+    """One method's hold-out metrics (bought excluded and included, cold items, light
+    customers), its training time, and what tuning on the validation split chose."""
 
     name: str
     params: dict[str, Any]
     train_seconds: float
     excluded: dict[str, float]
     included: dict[str, float]
+    cold_items: dict[str, float] | None = None
+    light_customers: dict[str, float] | None = None
+    validation_ndcg: float | None = None
+    tune_seconds: float = 0.0
+    trials: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RecommendationData:
+    """What the family trains on: interactions and, where the source has it, item text."""
+
+    interactions: pd.DataFrame
+    items: pd.DataFrame | None = None
+
+
+@dataclass
+class RecommendationSplit(Split):
+    """A split that also carries the item text (``None``: no content or hybrid methods)."""
+
+    items: pd.DataFrame | None = None
 
 
 # -- data ------------------------------------------------------------------------------------
@@ -157,119 +248,180 @@ def holdout_truth(
     return truth
 
 
-# -- candidates ------------------------------------------------------------------------------
-def _matrix(train: pd.DataFrame) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
-    """Binary users x items matrix (a purchase is a purchase, whatever the quantity)."""
-    import scipy.sparse as sp
+def build_item_text(settings: Settings | None = None) -> pd.DataFrame:
+    """Item text from mart ``dim_products``: ``item_id, text, description``.
 
-    users, u_idx = np.unique(train["user_id"].to_numpy(dtype=str), return_inverse=True)
-    items, i_idx = np.unique(train["item_id"].to_numpy(dtype=str), return_inverse=True)
-    x = sp.csr_matrix(
-        (np.ones(len(u_idx), dtype=np.float32), (u_idx, i_idx)), shape=(len(users), len(items))
+    The text is the description (and the category, where a source has one); the description
+    is also the name every answer carries.
+    """
+    from warehouse import reader
+
+    settings = settings or get_settings()
+    frame = reader.query(
+        settings,
+        "select stock_code as item_id, description from main.dim_products order by stock_code",
     )
-    x.sum_duplicates()
-    x.data[:] = 1.0
-    return x, users, items
+    return normalize_items(frame)
 
 
-def _history(
-    train: pd.DataFrame, users: np.ndarray, items: np.ndarray, halflife_days: float | None
-) -> sp.csr_matrix:
-    """Users x items weights 0.5 ** (days since last bought / half-life) at the training end."""
-    import scipy.sparse as sp
-
-    last = train.groupby(["user_id", "item_id"], sort=False)["timestamp"].max()
-    if halflife_days is None or last.isna().any():
-        weight = np.ones(len(last), dtype=np.float32)
-    else:
-        age = (train["timestamp"].max() - last).dt.total_seconds().to_numpy() / 86400.0
-        weight = np.power(0.5, age / halflife_days).astype(np.float32)
-    rows = np.searchsorted(users, last.index.get_level_values(0).to_numpy(dtype=str))
-    cols = np.searchsorted(items, last.index.get_level_values(1).to_numpy(dtype=str))
-    return sp.csr_matrix((weight, (rows, cols)), shape=(len(users), len(items)))
-
-
-def _prune_rows(w: np.ndarray | sp.spmatrix, n: int) -> sp.csr_matrix:
-    """Keep the n largest entries of every row (a compact neighbour list), drop the diagonal."""
-    import scipy.sparse as sp
-
-    dense = w.toarray() if sp.issparse(w) else np.asarray(w)
-    dense = dense.astype(np.float32, copy=True)
-    np.fill_diagonal(dense, 0.0)
-    n = min(n, dense.shape[1] - 1)
-    if n <= 0:
-        return sp.csr_matrix(dense.shape, dtype=np.float32)
-    cols = np.argpartition(-dense, n - 1, axis=1)[:, :n]
-    rows = np.repeat(np.arange(dense.shape[0]), n)
-    vals = dense[rows, cols.ravel()]
-    keep = vals > 0
-    return sp.csr_matrix(
-        (vals[keep], (rows[keep], cols.ravel()[keep])), shape=dense.shape, dtype=np.float32
+def normalize_items(frame: pd.DataFrame) -> pd.DataFrame:
+    """Check and type an item-text frame: ``item_id`` and ``text`` (or ``description``, and
+    ``category`` joined to it where present); one row per item, empty texts dropped."""
+    if "item_id" not in frame.columns:
+        raise ValueError(f"item text lacks column 'item_id'; has {list(frame.columns)}")
+    if "text" not in frame.columns and "description" not in frame.columns:
+        raise ValueError("item text needs a 'text' or 'description' column besides 'item_id'")
+    ids = frame["item_id"]
+    if pd.api.types.is_float_dtype(ids) and (ids.dropna() % 1 == 0).all():
+        ids = ids.astype("Int64")
+    base = frame["text"] if "text" in frame.columns else frame["description"]
+    text = base.fillna("").astype(str)
+    if "category" in frame.columns:
+        text = text + " " + frame["category"].fillna("").astype(str)
+    out = pd.DataFrame(
+        {
+            "item_id": ids.astype(str),
+            "text": text.str.strip(),
+            "description": (
+                frame["description"] if "description" in frame.columns else base
+            ).astype("string"),
+        }
     )
+    out = out[ids.notna().to_numpy() & (out["text"] != "")]
+    return out.drop_duplicates("item_id").reset_index(drop=True)
 
 
-def fit_itemknn(x: sp.csr_matrix, n_neighbors: int = 100) -> sp.csr_matrix:
-    """Cosine similarity between item columns, top-N neighbours per item."""
-    norms = np.sqrt(np.asarray(x.sum(axis=0)).ravel())
-    norms[norms == 0] = 1.0
-    co = (x.T @ x).toarray().astype(np.float32)
-    sim = co / norms[:, None] / norms[None, :]
-    return _prune_rows(sim, n_neighbors)
+def load_recommendation_data(settings: Settings | None = None) -> RecommendationData:
+    """Interactions and item text from the marts: what the pipeline trains the family on."""
+    return RecommendationData(build_recommendation_data(settings), build_item_text(settings))
 
 
-def fit_rp3beta(
-    x: sp.csr_matrix, alpha: float = 1.0, beta: float = 0.5, n_neighbors: int = 200
-) -> sp.csr_matrix:
-    """P(item -> user -> item) ** alpha, divided by target popularity ** beta, top-N per item."""
-    import scipy.sparse as sp
-
-    user_deg = np.asarray(x.sum(axis=1)).ravel()
-    item_deg = np.asarray(x.sum(axis=0)).ravel()
-    p_ui = sp.diags(1.0 / np.maximum(user_deg, 1.0)) @ x
-    p_iu = sp.diags(1.0 / np.maximum(item_deg, 1.0)) @ x.T
-    w = (p_iu @ p_ui).toarray()
-    if alpha != 1.0:
-        w = np.power(w, alpha)
-    w = w / np.power(np.maximum(item_deg, 1.0), beta)[None, :]
-    return _prune_rows(w, n_neighbors)
-
-
-def fit_ease(x: sp.csr_matrix, l2: float = 300.0, n_neighbors: int = 300) -> sp.csr_matrix:
-    """EASE item weights, pruned to the top-N positive weights per source item."""
-    g = (x.T @ x).toarray().astype(np.float64)
-    g[np.diag_indices_from(g)] += l2
-    p = np.linalg.inv(g)
-    b = -p / np.diag(p)[None, :]
-    return _prune_rows(b, n_neighbors)
-
-
-_FITTERS: dict[str, Callable[..., Any]] = {
-    "itemknn": fit_itemknn,
-    "rp3beta": fit_rp3beta,
-    "ease": fit_ease,
-}
+# -- methods ---------------------------------------------------------------------------------
+def _matrix(
+    train: pd.DataFrame, extra_items: np.ndarray | None = None
+) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """Binary users x items matrix (see :func:`models.recommenders.interaction_matrix`)."""
+    return rs.interaction_matrix(train, extra_items)
 
 
 def fit_candidate(
-    name: str, train: pd.DataFrame, params: Mapping[str, Any] | None = None
+    name: str,
+    train: pd.DataFrame,
+    params: Mapping[str, Any] | None = None,
+    items: pd.DataFrame | None = None,
+    cache: rs.Cache | None = None,
+    max_dense_items: int | None = None,
 ) -> RecommenderModel:
-    """Fit one candidate on interactions and wrap it in the serving class."""
+    """Fit one method on interactions (and item text) and wrap it in the serving class.
+
+    With ``items`` the catalogue also holds the products that have text but no purchase yet,
+    and every model carries the content similarity for its fallback answers. ``cache`` (one
+    dict per ``train`` frame) lets a grid search reuse matrices. EASE (and the hybrid's EASE
+    part) switch to item-kNN above ``max_dense_items`` products (default
+    ``recommenders.DENSE_MAX_ITEMS``); the model then says ``algorithm == "itemknn"`` and
+    ``params["switched_from"] == name`` (and keeps the limit, so a refit switches alike).
+    """
     from models.pyfunc import RecommenderModel
 
     if name not in DEFAULT_PARAMS:
-        raise ValueError(f"unknown recommender {name!r}; choose from {', '.join(CANDIDATES)}")
+        raise ValueError(f"unknown recommender {name!r}; choose from {', '.join(METHODS)}")
+    if name in TEXT_CANDIDATES and items is None:
+        raise ValueError(f"{name} needs item text: pass items (columns item_id, text)")
     merged = {**DEFAULT_PARAMS[name], **dict(params or {})}
-    fit_params = {p: v for p, v in merged.items() if p != "halflife_days"}
-    x, users, items = _matrix(train)
+    extra = None if items is None else items["item_id"].to_numpy(dtype=str)
+    x, users, catalogue = rs.cached(cache, "matrix", lambda: _matrix(train, extra))
+    halflife = merged.get("halflife_days")
+    history = rs.cached(
+        cache, ("history", halflife), lambda: rs.history_matrix(train, users, catalogue, halflife)
+    )
     popularity = np.asarray(x.sum(axis=0)).ravel()
-    weights = None if name == "popularity" else _FITTERS[name](x, **fit_params)
-    history = _history(train, users, items, merged.get("halflife_days"))
-    return RecommenderModel(name, users, items, history, weights, popularity, merged)
+    texts = rs.item_texts(items, catalogue) if items is not None else None
+
+    def content(n: int) -> sp.csr_matrix:
+        return rs.cached(cache, ("content", n), lambda: rs.fit_content(texts, n))
+
+    def itemknn(n: int) -> sp.csr_matrix:
+        return rs.cached(cache, ("itemknn", n), lambda: rs.fit_itemknn(x, n))
+
+    algorithm, weights, user_weights = name, None, None
+    limit = max_dense_items if max_dense_items is not None else merged.get("dense_max_items")
+    dense_ok = rs.ease_fits(len(catalogue), limit)
+    if name in ("ease", "hybrid") and not dense_ok:
+        merged["switched_from"] = name
+        merged["dense_max_items"] = rs.DENSE_MAX_ITEMS if limit is None else int(limit)
+    if name == "itemknn" or (name == "ease" and not dense_ok):
+        algorithm = "itemknn"
+        weights = itemknn(int(merged["n_neighbors"]))
+    elif name == "rp3beta":
+        key = ("rp3beta", merged["alpha"], merged["beta"], merged["n_neighbors"])
+        weights = rs.cached(
+            cache,
+            key,
+            lambda: rs.fit_rp3beta(x, merged["alpha"], merged["beta"], merged["n_neighbors"]),
+        )
+    elif name == "ease":
+        key = ("ease", merged["l2"], merged["n_neighbors"])
+        weights = rs.cached(
+            cache, key, lambda: rs.fit_ease(x, merged["l2"], int(merged["n_neighbors"]))
+        )
+    elif name in ("userknn_cosine", "userknn_pearson"):
+        similarity = name.split("_")[1]
+        key = (name, merged["n_neighbors"], merged["shrinkage"])
+        user_weights = rs.cached(
+            cache,
+            key,
+            lambda: rs.fit_userknn(
+                x, similarity, int(merged["n_neighbors"]), float(merged["shrinkage"])
+            ),
+        )
+        weights = itemknn(DEFAULT_PARAMS["itemknn"]["n_neighbors"])
+    elif name == "content":
+        weights = content(int(merged["n_neighbors"]))
+    elif name == "hybrid":
+        if dense_ok:
+            key = ("ease", merged["l2"], merged["n_neighbors"])
+            collaborative = rs.cached(
+                cache, key, lambda: rs.fit_ease(x, merged["l2"], int(merged["n_neighbors"]))
+            )
+        else:
+            collaborative = itemknn(int(merged["n_neighbors"]))
+        weights = rs.fit_hybrid(
+            collaborative,
+            content(int(merged["content_neighbors"])),
+            popularity,
+            float(merged["alpha"]),
+            float(merged["shrinkage"]),
+            int(merged["n_neighbors"]),
+        )
+    fallback = None if texts is None else content(FALLBACK_CONTENT_NEIGHBORS)
+    descriptions = None
+    if items is not None:
+        names = items.drop_duplicates("item_id").set_index("item_id")["description"]
+        descriptions = names.reindex(catalogue).astype(object).where(lambda d: d.notna(), None)
+    return RecommenderModel(
+        algorithm,
+        users,
+        catalogue,
+        history,
+        weights,
+        popularity,
+        merged,
+        user_weights=user_weights,
+        content=fallback,
+        descriptions=None if descriptions is None else descriptions.tolist(),
+    )
 
 
-def refit(model: Any, train: pd.DataFrame) -> RecommenderModel:
-    """The same configuration (algorithm and parameters) as ``model``, fitted on ``train``."""
-    return fit_candidate(model.algorithm, train, model.params)
+def refit(model: Any, train: pd.DataFrame, items: pd.DataFrame | None = None) -> RecommenderModel:
+    """The same configuration (method and parameters) as ``model``, fitted on ``train``.
+
+    Item text is used only if the model was trained with it (a model from before content
+    methods refits as it was).
+    """
+    params = dict(model.params)
+    name = params.pop("switched_from", None) or model.algorithm
+    with_text = items if getattr(model, "content", None) is not None else None
+    return fit_candidate(name, train, params, with_text)
 
 
 # -- evaluation ------------------------------------------------------------------------------
@@ -302,6 +454,36 @@ def evaluate_recommendation(
     return evaluate_topk(recs, truth, k, train["item_id"].nunique())
 
 
+def light_customers(train: pd.DataFrame, max_orders: int = 2) -> set[str]:
+    """Customers with at most ``max_orders`` orders (distinct purchase times) in ``train``."""
+    orders = train.groupby("user_id")["timestamp"].nunique()
+    return set(orders[orders <= max_orders].index)
+
+
+def segment_truths(
+    train: pd.DataFrame, truth: Mapping[str, set[str]]
+) -> dict[str, dict[str, set[str]]]:
+    """The hold-out truth restricted to cold items and to light customers.
+
+    ``cold_items``: only products first sold after the cut-off (absent from ``train``) count,
+    for the customers who bought one; ``light_customers``: the truth of customers with one or
+    two orders before the cut-off.
+    """
+    known = set(train["item_id"])
+    light = light_customers(train)
+    cold = {u: rel - known for u, rel in truth.items() if rel - known}
+    return {
+        "cold_items": cold,
+        "light_customers": {u: rel for u, rel in truth.items() if u in light},
+    }
+
+
+def _segment_metrics(
+    recs: Mapping[str, list[str]], truth: Mapping[str, set[str]], k: int, catalog: int
+) -> dict[str, float] | None:
+    return evaluate_topk(recs, truth, k, catalog) if truth else None
+
+
 def recommendation_evidence(
     model: Any, train: pd.DataFrame, test: pd.DataFrame, k: int = 10
 ) -> Evidence:
@@ -312,30 +494,101 @@ def recommendation_evidence(
     return mean_evidence(metrics, per_user["ndcg"])
 
 
+def tune_candidate(
+    name: str,
+    train: pd.DataFrame,
+    validation_days: int,
+    items: pd.DataFrame | None = None,
+    k: int = 10,
+    grid: Sequence[Mapping[str, Any]] | None = None,
+    base: Mapping[str, Any] | None = None,
+) -> tuple[dict[str, Any], float | None, list[dict[str, Any]]]:
+    """(chosen params, their validation NDCG@k, every trial) for one method.
+
+    The validation split is the last ``validation_days`` of ``train``: each grid point is
+    fitted on what came before and scored, bought items excluded, on it. ``base`` overrides
+    the defaults under every point (the hybrid's EASE part). A split with nothing to score
+    keeps the defaults (validation NDCG None).
+    """
+    chosen = {**DEFAULT_PARAMS[name], **dict(base or {})}
+    if train["timestamp"].isna().any():
+        return chosen, None, []
+    fit_part, valid, _ = temporal_split(train, validation_days)
+    if fit_part.empty or not holdout_truth(fit_part, valid, True):
+        return chosen, None, []
+    cache: rs.Cache = {}
+    trials, best = [], (-1.0, chosen)
+    for point in grid if grid is not None else TUNING_GRID[name]:
+        params = {**chosen, **dict(point)}
+        model = fit_candidate(name, fit_part, params, items, cache)
+        ndcg = evaluate_recommendation(model, fit_part, valid, k, exclude_bought=True)
+        score = ndcg[f"ndcg_at_{k}"]
+        trials.append({"model": name, **dict(point), "validation_ndcg": score})
+        if score > best[0]:
+            best = (score, params)
+    return best[1], best[0], trials
+
+
 def score_candidates(
     train: pd.DataFrame,
     test: pd.DataFrame,
     candidates: Sequence[str] = CANDIDATES,
     params: Mapping[str, Mapping[str, Any]] | None = None,
     k: int = 10,
+    items: pd.DataFrame | None = None,
+    tune_days: int | None = None,
 ) -> tuple[list[CandidateResult], dict[str, RecommenderModel]]:
-    """Fit every candidate on ``train`` and score it on ``test``, both exclusion modes."""
-    results, models = [], {}
-    for name in candidates:
+    """Fit every method on ``train`` and score it on ``test``: both exclusion modes, cold
+    items and light customers.
+
+    With ``tune_days`` each method without explicit ``params`` is first tuned on a validation
+    split of that many days carved from the end of ``train`` (:func:`tune_candidate`). Text
+    methods are skipped when there is no ``items`` frame.
+    """
+    params = params or {}
+    truth_ex = holdout_truth(train, test, exclude_bought=True)
+    segments = segment_truths(train, truth_ex)
+    catalog = train["item_id"].nunique()
+    users_ex = sorted(truth_ex)
+    truth_in = holdout_truth(train, test, exclude_bought=False)
+    users_in = sorted(truth_in)
+    order = sorted(candidates, key=lambda c: c == "hybrid")  # the hybrid builds on EASE
+    results, models, chosen = [], {}, {}
+    for name in order:
+        if name in TEXT_CANDIDATES and items is None:
+            continue
         start = time.perf_counter()
-        model = fit_candidate(name, train, (params or {}).get(name))
+        given, validation, trials = params.get(name), None, []
+        if given is None and tune_days:
+            base = None
+            if name == "hybrid" and "ease" in chosen:
+                base = {p: chosen["ease"][p] for p in HYBRID_FROM_EASE}
+            given, validation, trials = tune_candidate(name, train, tune_days, items, k, base=base)
+        tune_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        model = fit_candidate(name, train, given, items)
         seconds = time.perf_counter() - start
+        chosen[name] = dict(model.params)
+        lists_ex = dict(zip(users_ex, model.recommend_batch(users_ex, k, True), strict=True))
+        lists_in = dict(zip(users_in, model.recommend_batch(users_in, k, False), strict=True))
         results.append(
             CandidateResult(
                 name=name,
                 params=dict(model.params),
                 train_seconds=seconds,
-                excluded=evaluate_recommendation(model, train, test, k, exclude_bought=True),
-                included=evaluate_recommendation(model, train, test, k, exclude_bought=False),
+                excluded=evaluate_topk(lists_ex, truth_ex, k, catalog),
+                included=evaluate_topk(lists_in, truth_in, k, catalog),
+                cold_items=_segment_metrics(lists_ex, segments["cold_items"], k, catalog),
+                light_customers=_segment_metrics(lists_ex, segments["light_customers"], k, catalog),
+                validation_ndcg=validation,
+                tune_seconds=tune_seconds,
+                trials=trials,
             )
         )
         models[name] = model
-    return results, models
+    rank = {name: i for i, name in enumerate(candidates)}
+    results.sort(key=lambda r: rank[r.name])
+    return results, {r.name: models[r.name] for r in results}
 
 
 def compare_candidates(
@@ -344,10 +597,12 @@ def compare_candidates(
     candidates: Sequence[str] = CANDIDATES,
     params: Mapping[str, Mapping[str, Any]] | None = None,
     k: int = 10,
+    items: pd.DataFrame | None = None,
+    tune_days: int | None = None,
 ) -> tuple[list[CandidateResult], dict[str, RecommenderModel], pd.DataFrame, pd.DataFrame]:
     """:func:`score_candidates` on the temporal split of ``interactions`` (for the benches)."""
     train, test, _ = temporal_split(interactions, holdout_days)
-    results, models = score_candidates(train, test, candidates, params, k)
+    results, models = score_candidates(train, test, candidates, params, k, items, tune_days)
     return results, models, train, test
 
 
@@ -367,56 +622,77 @@ def _precision_curve_figure(models: Mapping[str, Any], train: pd.DataFrame, test
 
 
 class RecommendationFamily(ModelFamily):
-    """Recommendations: item-to-item candidates compared on a temporal hold-out, best served.
+    """Recommendations: every method tuned on a validation split, compared on a temporal
+    hold-out, the best served.
 
-    Candidates are fitted before the cut-off and scored after it. The gate compares
-    configurations, not artifacts: the champion's algorithm and parameters are refitted on the
-    same pre-cut-off data and scored on the same hold-out, so neither side has seen it. The
-    version registered is the winning configuration refitted on all the data, so the service
-    knows every purchase up to the last day (for exclude-bought and for new customers).
+    Methods are tuned on the last ``holdout_days`` before the cut-off, fitted before the
+    cut-off and scored after it. The gate compares configurations, not artifacts: the
+    champion's method and parameters are refitted on the same pre-cut-off data and scored on
+    the same hold-out, so neither side has seen it. The version registered is the winning
+    configuration refitted on all the data, so the service knows every purchase up to the last
+    day (for exclude-bought and for new customers).
     """
 
     name = "recommendation"
     registered_model = MODEL_NAME
     experiment = EXPERIMENT
-    reads = "mart fct_order_lines (purchases, cancellations out) as implicit feedback"
+    reads = (
+        "mart fct_order_lines (purchases, cancellations out) as implicit feedback, "
+        "dim_products descriptions as item text"
+    )
     metric = PRIMARY_METRIC
     minimum = MINIMUM_NDCG
     chance = 0.0
     api = "serving.apis.recommendation"
-    summary = "products for a customer and similar products (EASE, RP3beta, item-kNN)"
+    summary = "products for a customer and similar products (EASE, user-kNN, content, hybrid)"
 
     def __init__(
         self,
-        candidates: Sequence[str] = CANDIDATES,
+        candidates: Sequence[str] = METHODS,
         params: Mapping[str, Mapping[str, Any]] | None = None,
         k: int = 10,
+        tune: bool = True,
     ) -> None:
         self.candidates = tuple(candidates)
         self.params = params
         self.k = k
+        self.tune = tune
 
-    def load_data(self, settings: Settings) -> pd.DataFrame:
-        return build_recommendation_data(settings)
+    def load_data(self, settings: Settings) -> RecommendationData:
+        return load_recommendation_data(settings)
 
-    def split(self, data: pd.DataFrame, settings: Settings) -> Split:
+    def split(self, data: pd.DataFrame | RecommendationData, settings: Settings) -> Split:
+        items = None
+        if isinstance(data, RecommendationData):
+            data, items = data.interactions, data.items
         interactions = normalize_interactions(data)
+        if items is not None:
+            items = normalize_items(items)
         train, test, cutoff = temporal_split(interactions, settings.holdout_days)
         info = {
             "holdout_days": settings.holdout_days,
+            "validation_days": settings.holdout_days if self.tune else 0,
             "n_train_interactions": len(train),
             "n_test_interactions": len(test),
+            "n_items_with_text": 0 if items is None else len(items),
         }
-        return Split(train, test, interactions, info)
+        return RecommendationSplit(train, test, interactions, info, items=items)
 
     def fit(self, split: Split, settings: Settings) -> Fitted:
         k = self.k
+        items = getattr(split, "items", None)
         results, models = score_candidates(
-            split.train, split.holdout, self.candidates, self.params, k
+            split.train,
+            split.holdout,
+            self.candidates,
+            self.params,
+            k,
+            items,
+            tune_days=settings.holdout_days if self.tune else None,
         )
         best = max(results, key=lambda r: r.excluded[f"ndcg_at_{k}"])
         floor = next((r.excluded[f"ndcg_at_{k}"] for r in results if r.name == "popularity"), None)
-        served = fit_candidate(best.name, split.data, best.params)
+        served = fit_candidate(best.name, split.data, best.params, items)
         return Fitted(
             model=models[best.name],
             served=served,
@@ -425,8 +701,9 @@ class RecommendationFamily(ModelFamily):
             params={
                 "k": k,
                 "seed": settings.seed,
-                "candidates": ",".join(self.candidates),
+                "candidates": ",".join(r.name for r in results),
                 "champion_candidate": best.name,
+                "tuned_on": "validation split" if self.tune else "defaults",
                 **{f"{r.name}.{p}": v for r in results for p, v in r.params.items()},
             },
             metrics={
@@ -434,8 +711,8 @@ class RecommendationFamily(ModelFamily):
                 "n_served_interactions": float(len(split.data)),
             },
             floor=floor,
-            tags={"algorithm": best.name},
-            details={"algorithm": best.name, "candidates": results},
+            tags={"algorithm": served.algorithm},
+            details={"algorithm": served.algorithm, "candidates": results},
             run_name=f"recommender-{best.name}",
             state={"models": models},
         )
@@ -445,7 +722,8 @@ class RecommendationFamily(ModelFamily):
 
     def evaluate_champion(self, champion: Any, split: Split, fitted: Fitted) -> Evidence:
         """The champion's configuration refitted before the cut-off, like the challenger."""
-        return self.evaluate(refit(champion, split.train), split, fitted)
+        items = getattr(split, "items", None)
+        return self.evaluate(refit(champion, split.train, items), split, fitted)
 
     def log(self, fitted: Fitted, split: Split) -> None:
         import mlflow
@@ -456,8 +734,17 @@ class RecommendationFamily(ModelFamily):
         for r in results:
             mlflow.log_metrics({f"{r.name}.{m}": v for m, v in r.excluded.items()})
             mlflow.log_metrics({f"{r.name}.incl_bought.{m}": v for m, v in r.included.items()})
+            for segment, values in (("cold", r.cold_items), ("light", r.light_customers)):
+                if values:
+                    mlflow.log_metrics({f"{r.name}.{segment}.{m}": v for m, v in values.items()})
             mlflow.log_metric(f"{r.name}.train_seconds", r.train_seconds)
+            mlflow.log_metric(f"{r.name}.tune_seconds", r.tune_seconds)
+            if r.validation_ndcg is not None:
+                mlflow.log_metric(f"{r.name}.validation_ndcg_at_{self.k}", r.validation_ndcg)
         mlflow.log_table(candidates_table(results, self.k), "candidates.json")
+        trials = [t for r in results for t in r.trials]
+        if trials:
+            mlflow.log_table(pd.DataFrame(trials), "tuning.json")
         models = fitted.state["models"]
         figure = _precision_curve_figure(models, split.train, split.holdout)
         tracking.log_figure(figure, "precision_at_k.png")
@@ -478,12 +765,26 @@ def table_row(metrics: Mapping[str, float], k: int, bought: str, seconds: float)
 
 
 def candidates_table(results: Sequence[CandidateResult], k: int = 10) -> pd.DataFrame:
-    """One row per candidate and exclusion mode: the README/bench table."""
-    return pd.DataFrame(
-        {"model": r.name, **table_row(m, k, mode, r.train_seconds)}
-        for r in results
-        for mode, m in (("excluded", r.excluded), ("included", r.included))
-    )
+    """One row per method and evaluation: all users (bought excluded, included), cold items
+    and light customers (bought excluded): the README/bench table."""
+    rows = []
+    for r in results:
+        evaluations = [
+            ("all", "excluded", r.excluded),
+            ("all", "included", r.included),
+            ("cold items", "excluded", r.cold_items),
+            ("light customers", "excluded", r.light_customers),
+        ]
+        for users, mode, metrics in evaluations:
+            if metrics:
+                rows.append(
+                    {
+                        "model": r.name,
+                        "users_of": users,
+                        **table_row(metrics, k, mode, r.train_seconds),
+                    }
+                )
+    return pd.DataFrame(rows)
 
 
 FAMILY = RecommendationFamily()

@@ -83,6 +83,19 @@ class ScoredItem(_Response):
         description="The model's score; higher is better. Comparable only within one list.",
         examples=[0.82],
     )
+    description: str | None = Field(
+        default=None,
+        description="The product's description (its name); null if the model has no text.",
+        examples=["WHITE HANGING HEART T-LIGHT HOLDER"],
+    )
+
+
+#: What ``method`` says in recommendation answers.
+METHOD_DESCRIPTION = (
+    "The method that answered: the served algorithm (ease, rp3beta, itemknn, userknn_cosine, "
+    "userknn_pearson, content, hybrid), content (the product text, where the algorithm has "
+    "nothing learned to say) or popularity (the cold-start answer)."
+)
 
 
 class CustomerFeatures(_Request):
@@ -124,6 +137,7 @@ class RecommendResponse(_Response):
             "the most popular products (the documented cold-start default), not personal picks."
         )
     )
+    method: str = Field(description=METHOD_DESCRIPTION, examples=["ease"])
     model_version: str = Field(
         description="Registry version of mercato_recommender that answered.", examples=["3"]
     )
@@ -162,6 +176,7 @@ class SimilarItemsRequest(_Request):
 class SimilarItemsResponse(_Response):
     stock_code: str = Field(description="The product asked about.", examples=["85123A"])
     items: list[ScoredItem] = Field(description="Most similar products, best first.")
+    method: str = Field(description=METHOD_DESCRIPTION, examples=["ease"])
     model_version: str = Field(description="Registry version of mercato_recommender.")
 
 
@@ -178,6 +193,9 @@ class SimilarItemsBatchEntry(_Response):
         description="False when the product is not in the catalogue (then ``items`` is empty)."
     )
     items: list[ScoredItem] = Field(description="Most similar products, best first.")
+    method: str | None = Field(
+        default=None, description=METHOD_DESCRIPTION + " Null for an unknown product."
+    )
 
 
 class SimilarItemsBatchResponse(_Response):

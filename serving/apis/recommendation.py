@@ -1,7 +1,9 @@
 """Recommendation endpoints: products for customers, similar products (``mercato_recommender``).
 
 Unknown customers get the popular items with ``cold_start: true`` (the documented default);
-an unknown product gets 404 (``found: false`` in a batch).
+an unknown product gets 404 (``found: false`` in a batch). Every answer says which ``method``
+answered (the served algorithm, ``content`` where it falls back on the product text, or
+``popularity``), and every item carries its ``description``.
 """
 
 from __future__ import annotations
@@ -19,23 +21,46 @@ REQUIRES = ("recommend", "similar_items", "known_customer")
 
 def prepare(model: Any) -> dict[str, Any]:
     """Facts for ``/model_info``."""
-    return {"details": {"n_items": len(getattr(model, "item_ids", ()))}}
+    return {
+        "details": {
+            "n_items": len(getattr(model, "item_ids", ())),
+            "algorithm": str(getattr(model, "algorithm", "")),
+            "content_fallback": getattr(model, "content", None) is not None,
+        }
+    }
 
 
-def _items(pairs: Sequence[tuple[str, float]]) -> list[s.ScoredItem]:
-    return [s.ScoredItem(stock_code=str(code), score=float(score)) for code, score in pairs]
+def _items(model: Any, pairs: Sequence[tuple[str, float]]) -> list[s.ScoredItem]:
+    describe = getattr(model, "describe", lambda code: None)
+    return [
+        s.ScoredItem(stock_code=str(code), score=float(score), description=describe(code))
+        for code, score in pairs
+    ]
 
 
 def _recommend_one(
     model: Any, version: str, customer_id: str, k: int, exclude_bought: bool
 ) -> s.RecommendResponse:
-    pairs = model.recommend(customer_id, k=k, exclude_bought=exclude_bought)
+    known = model.known_customer(customer_id)
+    if hasattr(model, "recommend_explained"):
+        pairs, method = model.recommend_explained(customer_id, k=k, exclude_bought=exclude_bought)
+    else:  # a version registered before methods were reported
+        pairs = model.recommend(customer_id, k=k, exclude_bought=exclude_bought)
+        method = getattr(model, "algorithm", "unknown") if known else "popularity"
     return s.RecommendResponse(
         customer_id=customer_id,
-        items=_items(pairs),
-        cold_start=not model.known_customer(customer_id),
+        items=_items(model, pairs),
+        cold_start=not known,
+        method=method,
         model_version=version,
     )
+
+
+def _similar(model: Any, code: str, k: int) -> tuple[list[tuple[str, float]], str]:
+    """(similar items, the method that answered); ``KeyError`` for an unknown product."""
+    if hasattr(model, "similar_items_explained"):
+        return model.similar_items_explained(code, k=k)
+    return model.similar_items(code, k=k), getattr(model, "algorithm", "unknown")
 
 
 def recommend(core: MercatoCore, req: s.RecommendRequest) -> s.RecommendResponse:
@@ -55,7 +80,7 @@ def recommend_batch(core: MercatoCore, req: s.RecommendBatchRequest) -> s.Recomm
 def similar_items(core: MercatoCore, req: s.SimilarItemsRequest) -> s.SimilarItemsResponse:
     m = core.model(MODEL_NAME)
     try:
-        pairs = m.model.similar_items(req.stock_code, k=req.k)
+        pairs, method = _similar(m.model, req.stock_code, req.k)
     except KeyError:
         raise NotFound(
             f"unknown product {req.stock_code!r}: it is not in the catalogue of "
@@ -63,7 +88,10 @@ def similar_items(core: MercatoCore, req: s.SimilarItemsRequest) -> s.SimilarIte
             field="stock_code",
         ) from None
     return s.SimilarItemsResponse(
-        stock_code=req.stock_code, items=_items(pairs), model_version=m.version
+        stock_code=req.stock_code,
+        items=_items(m.model, pairs),
+        method=method,
+        model_version=m.version,
     )
 
 
@@ -74,9 +102,11 @@ def similar_items_batch(
     results = []
     for code in req.stock_codes:
         try:
-            pairs = m.model.similar_items(code, k=req.k)
+            pairs, method = _similar(m.model, code, req.k)
             results.append(
-                s.SimilarItemsBatchEntry(stock_code=code, found=True, items=_items(pairs))
+                s.SimilarItemsBatchEntry(
+                    stock_code=code, found=True, items=_items(m.model, pairs), method=method
+                )
             )
         except KeyError:
             results.append(s.SimilarItemsBatchEntry(stock_code=code, found=False, items=[]))

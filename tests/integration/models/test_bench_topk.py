@@ -19,6 +19,7 @@ def test_list_models_prints_accepted_names() -> None:
     )
     names = out.stdout.split()
     assert {"popularity", "itemknn", "ease", "rp3beta"} <= set(names)
+    assert {"userknn_cosine", "userknn_pearson", "content", "hybrid"} <= set(names)
 
 
 def test_writes_top_k_unseen_items_per_user(tmp_path: Path) -> None:
@@ -54,3 +55,39 @@ def test_writes_top_k_unseen_items_per_user(tmp_path: Path) -> None:
     assert top.groupby("user_id")["rank"].apply(list).map(lambda r: r == sorted(r)).all()
     seen = set(zip(train["user_id"], train["item_id"], strict=True))
     assert not any((u, i) in seen for u, i in zip(top["user_id"], top["item_id"], strict=True))
+
+
+def test_hybrid_takes_item_text_and_is_tuned_on_a_validation_split(tmp_path: Path) -> None:
+    """Users 1-12 buy "red" items, 13-24 "blue" ones; item 99 is red and never bought."""
+    rows = [
+        (u, i + (0 if u <= 12 else 10), 4.0, 1_600_000_000 + 86_400 * (u % 5 + 10 * i))
+        for u in range(1, 25)
+        for i in range(6)
+        if (u + i) % 3
+    ]
+    train = pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
+    items = pd.DataFrame(
+        {
+            "item_id": [*range(6), *range(10, 16), 99],
+            "text": [f"red lamp {i}" for i in range(6)]
+            + [f"blue vase {i}" for i in range(6)]
+            + ["red lamp large"],
+        }
+    )
+    src, item_file, out = tmp_path / "r.csv", tmp_path / "items.csv", tmp_path / "top.csv"
+    train.to_csv(src, index=False)
+    items.to_csv(item_file, index=False)
+    base = [sys.executable, str(SCRIPT), "--train", str(src), "--k", "3", "--out", str(out)]
+    missing = subprocess.run([*base, "--model", "hybrid"], capture_output=True, text=True)
+    assert missing.returncode != 0 and "--items" in missing.stderr
+    done = subprocess.run(
+        [*base, "--model", "hybrid", "--items", str(item_file), "--validation-days", "10"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "tuned on the last 10 days" in done.stderr and "alpha" in done.stderr
+    top = pd.read_csv(out)
+    red_users = top[top["user_id"] <= 12]
+    assert 99 in set(red_users["item_id"])  # the never-bought red item reaches red buyers
+    assert 99 not in set(top[top["user_id"] > 12]["item_id"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -165,3 +166,181 @@ def test_served_model_knows_the_hold_out_purchases_and_the_gate_refits_the_champ
     assert tags["gate.champion_version"] == first.version
     refitted = evaluate_recommendation(refit(served, train), train, test, exclude_bought=True)
     assert float(tags["gate.champion_value"]) == pytest.approx(refitted[PRIMARY_METRIC], abs=1e-6)
+
+
+# -- user-based, content, hybrid, tuning, segments, the EASE switch ----------------------------
+def lantern_frame() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Interactions plus item text: "fan" customers buy lanterns; L9 is a lantern nobody has
+    bought yet (a cold item), C1..C3 are candles the crowd buys."""
+    rows = []
+    for u in range(20):
+        rows += [(f"fan{u}", "L1"), (f"fan{u}", "L2"), (f"fan{u}", f"L{3 + u % 3}")]
+    for u in range(40):
+        rows += [(f"crowd{u}", f"C{1 + u % 3}"), (f"crowd{u}", f"C{1 + (u + 1) % 3}")]
+    rows += [("newfan", "L1")]
+    df = pd.DataFrame(rows, columns=["user_id", "item_id"])
+    df["rating"] = 1.0
+    df["timestamp"] = pd.Timestamp("2024-01-01")
+    names = {f"L{i}": f"RED PAPER LANTERN {i}" for i in range(1, 6)}
+    names["L9"] = "RED PAPER LANTERN LARGE"
+    names.update({f"C{i}": f"VANILLA SCENTED CANDLE {i}" for i in range(1, 4)})
+    items = pd.DataFrame({"item_id": list(names), "text": list(names.values())})
+    items["description"] = items["text"]
+    return df, items
+
+
+def test_user_knn_neighbourhood_size_and_shrinkage() -> None:
+    from models.recommenders import fit_userknn, interaction_matrix
+
+    x, users, _ = interaction_matrix(co_bought_frame())
+    for similarity in ("cosine", "pearson"):
+        sims = fit_userknn(x, similarity, n_neighbors=3, shrinkage=0.0)
+        assert sims.getnnz(axis=1).max() <= 3
+        assert sims.diagonal().sum() == 0
+        plain = fit_userknn(x, similarity, n_neighbors=200, shrinkage=0.0).toarray()
+        shrunk = fit_userknn(x, similarity, n_neighbors=200, shrinkage=10.0).toarray()
+        ab0, ab1 = np.searchsorted(users, ["ab0", "ab1"])
+        target = np.searchsorted(users, "target")
+        # two A+B buyers share 2 items, the target shares 1 with them: shrinkage hurts it more
+        assert shrunk[ab0, ab1] / plain[ab0, ab1] > shrunk[target, ab0] / plain[target, ab0]
+
+
+def test_pearson_differs_from_cosine_by_centring() -> None:
+    from models.recommenders import fit_userknn, interaction_matrix
+
+    x, _, _ = interaction_matrix(co_bought_frame())
+    cosine = fit_userknn(x, "cosine", 500, 0.0).toarray()
+    pearson = fit_userknn(x, "pearson", 500, 0.0).toarray()
+    assert (pearson <= cosine + 1e-6).all()  # centring subtracts the chance overlap
+    assert not np.allclose(pearson, cosine)
+    with pytest.raises(ValueError, match="unknown user similarity"):
+        fit_userknn(x, "jaccard")
+
+
+def test_content_and_hybrid_recommend_a_cold_item_collaborative_methods_cannot() -> None:
+    df, items = lantern_frame()
+    for name in ("content", "hybrid"):
+        recs = [i for i, _ in fit_candidate(name, df, items=items).recommend("newfan", k=5)]
+        assert "L9" in recs, (name, recs)
+        assert not {"C1", "C2", "C3"} & set(recs), (name, recs)
+    ease = fit_candidate("ease", df, items=items)
+    assert "L9" in ease.item_ids  # in the catalogue through its text...
+    assert "L9" not in [i for i, _ in ease.recommend("newfan", k=5)]  # ...EASE cannot score it
+    with pytest.raises(ValueError, match="needs item text"):
+        fit_candidate("content", df)
+
+
+def test_similar_items_of_a_cold_item_answer_by_content_and_items_carry_descriptions() -> None:
+    df, items = lantern_frame()
+    model = fit_candidate("ease", df, items=items)
+    pairs, method = model.similar_items_explained("L9", k=3)
+    assert method == "content"
+    assert {code for code, _ in pairs} <= {"L1", "L2", "L3", "L4", "L5"}
+    assert model.similar_items_explained("L1", k=3)[1] == "ease"
+    assert model.describe("L9") == "RED PAPER LANTERN LARGE"
+    assert model.describe("nope") is None
+    assert model.recommend_explained("stranger", k=2)[1] == "popularity"
+    assert model.recommend_explained("newfan", k=2)[1] == "ease"
+    user_based = fit_candidate("userknn_pearson", df, items=items)
+    assert user_based.recommend_explained("newfan", k=2)[1] == "userknn_pearson"
+    assert user_based.similar_items_explained("L1", k=2)[1] == "itemknn"
+
+
+def test_hybrid_scores_an_item_without_buyers_by_its_text_alone() -> None:
+    import scipy.sparse as sp
+
+    from models.recommenders import fit_hybrid
+
+    collaborative = sp.csr_matrix(np.array([[0, 2.0, 0], [2.0, 0, 0], [1.0, 1.0, 0]]))
+    content = sp.csr_matrix(np.array([[0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]]))
+    blend = fit_hybrid(collaborative, content, np.array([50, 50, 0]), alpha=0.1, shrinkage=5.0)
+    scale_c = content.sum(axis=1).mean()
+    # the column of the item without buyers is its content column, scaled
+    assert blend[:, 2].toarray().ravel() == pytest.approx(
+        content[:, 2].toarray().ravel() / scale_c, rel=1e-5
+    )
+
+
+def test_tuning_uses_a_validation_split_of_the_training_part_only(
+    synthetic_interactions: pd.DataFrame,
+) -> None:
+    from models.recommendation import score_candidates, tune_candidate
+
+    train, test, _ = temporal_split(synthetic_interactions, 30)
+    grid = [{"n_neighbors": n} for n in (5, 50)]
+    params, score, trials = tune_candidate("itemknn", train, 30, grid=grid)
+    assert [t["n_neighbors"] for t in trials] == [5, 50]
+    assert score == max(t["validation_ndcg"] for t in trials)
+    assert params["n_neighbors"] == max(trials, key=lambda t: t["validation_ndcg"])["n_neighbors"]
+    # the hold-out plays no part in what is chosen: a scrambled hold-out chooses the same
+    scrambled = test.assign(item_id=test["item_id"].sample(frac=1.0, random_state=1).to_numpy())
+    first, _ = score_candidates(train, test, ["itemknn", "ease"], tune_days=30)
+    second, _ = score_candidates(train, scrambled, ["itemknn", "ease"], tune_days=30)
+    assert [r.params for r in first] == [r.params for r in second]
+    assert all(r.validation_ndcg is not None and r.trials for r in first)
+
+
+def test_cold_item_and_light_customer_rows() -> None:
+    from models.recommendation import light_customers, segment_truths
+
+    train = pd.DataFrame(
+        {
+            "user_id": ["a", "a", "a", "b", "c", "c"],
+            "item_id": ["X", "Y", "Z", "X", "Y", "X"],
+            "timestamp": pd.to_datetime(
+                ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-01", "2024-01-01"] * 1
+                + ["2024-01-05"]
+            ),
+        }
+    )
+    assert light_customers(train) == {"b", "c"}
+    truth = {"a": {"NEW", "Y"}, "b": {"Y"}, "c": {"Z"}}
+    segments = segment_truths(train, truth)
+    assert segments["cold_items"] == {"a": {"NEW"}}
+    assert segments["light_customers"] == {"b": {"Y"}, "c": {"Z"}}
+
+
+def test_ease_switches_to_item_knn_above_the_dense_catalogue_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from models import recommenders
+
+    df = co_bought_frame()
+    n_items = df["item_id"].nunique()
+    assert fit_candidate("ease", df, max_dense_items=n_items).algorithm == "ease"
+
+    def dense_fit(*args, **kwargs):
+        raise AssertionError("EASE's dense matrices were built above the limit")
+
+    monkeypatch.setattr(recommenders, "fit_ease", dense_fit)
+    switched = fit_candidate("ease", df, max_dense_items=n_items - 1)
+    assert switched.algorithm == "itemknn"
+    assert switched.params["switched_from"] == "ease"
+    assert switched.recommend("target", k=1)[0][0] == "B"
+    assert recommenders.ease_fits(recommenders.DENSE_MAX_ITEMS)
+    assert not recommenders.ease_fits(recommenders.DENSE_MAX_ITEMS + 1)
+    # the switched configuration refits (the gate's champion check) without EASE either
+    assert refit(switched, df).algorithm == "itemknn"
+
+
+def test_family_trains_every_method_with_item_text(
+    settings: Settings, synthetic_warehouse: Settings, synthetic_interactions: pd.DataFrame
+) -> None:
+    import mlflow
+
+    from models.recommendation import METHODS, RecommendationData, build_item_text
+
+    items = build_item_text(synthetic_warehouse)
+    data = RecommendationData(synthetic_interactions, items)
+    result = training.train(RecommendationFamily(), settings, data=data)
+    assert [r.name for r in result.details["candidates"]] == list(METHODS)
+    assert all(r.validation_ndcg is not None for r in result.details["candidates"])
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    run = mlflow.get_run(result.run_id)
+    assert "hybrid.alpha" in run.data.params and "userknn_pearson.shrinkage" in run.data.params
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(result.run_id)}
+    assert "tuning.json" in artifacts
+    served = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion").unwrap_python_model()
+    code = str(served.item_ids[0])
+    assert served.describe(code) == items.set_index("item_id").loc[code, "description"]
+    assert served.content is not None

@@ -169,6 +169,27 @@ def test_similar_items_batch(client, ids) -> None:
     ]
 
 
+def test_answers_name_the_method_and_describe_every_item(client, champions, ids) -> None:
+    rec = champions[RECOMMENDER].model
+    body = client.post("/recommend", json={"customer_id": ids.history_customer, "k": 3}).json()
+    assert body["method"] == rec.recommend_explained(ids.history_customer, k=3)[1]
+    assert body["method"] == rec.algorithm
+    assert all(i["description"] for i in body["items"])
+    assert [i["description"] for i in body["items"]] == [
+        rec.describe(i["stock_code"]) for i in body["items"]
+    ]
+    cold = client.post("/recommend", json={"customer_id": ids.unknown_customer, "k": 2}).json()
+    assert cold["method"] == "popularity" and all(i["description"] for i in cold["items"])
+    sim = client.post("/similar_items", json={"stock_code": ids.product, "k": 3}).json()
+    assert sim["method"] == rec.similar_items_explained(ids.product, k=3)[1]
+    assert all(i["description"] for i in sim["items"])
+    codes = [ids.product, ids.unknown_product]
+    batch = client.post("/similar_items_batch", json={"stock_codes": codes, "k": 3}).json()
+    assert [r["method"] for r in batch["results"]] == [sim["method"], None]
+    many = client.post("/recommend_batch", json={"customer_ids": [ids.history_customer]}).json()
+    assert many["results"][0]["method"] == body["method"]
+
+
 def test_segment(client, champions, ids, serving_home) -> None:
     seg = champions[SEGMENTATION]
     body = client.post("/segment", json={"customer_id": ids.history_customer}).json()
