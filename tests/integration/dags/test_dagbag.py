@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dag_helpers import DAG_IDS, DAGS_FOLDER, DBT_TASKS, DUCKDB_POOL
+from dag_helpers import DAG_IDS, DAGS_FOLDER, DBT_TASKS, DUCKDB_POOL, FAMILIES
 
 #: Tasks that write (or must not read while another task writes) the DuckDB warehouse.
 WAREHOUSE_TASKS = {"ingest", *DBT_TASKS, "validate", "features"}
@@ -76,7 +76,7 @@ def test_schedules_hand_over_through_assets(dagbag: Any) -> None:
 
 def test_pipeline_runs_stages_in_order(dagbag: Any) -> None:
     dag = dagbag.dags.get("mercato_pipeline")
-    trainings = {f"train_{f}" for f in ("segmentation", "recommendation", "propensity")}
+    trainings = {f"train_{f}" for f in FAMILIES}
     steps = ["ingest", *DBT_TASKS, "validate", "features"]
     for task_id, next_id in zip(steps, steps[1:], strict=False):
         assert dag.get_task(task_id).downstream_task_ids == {next_id}, task_id
