@@ -138,11 +138,6 @@ def test_a_family_from_outside_gets_its_training_task(
     bag = DagBag(dag_folder=str(DAGS_FOLDER), safe_mode=True)
     assert bag.import_errors == {}
     trainings = {t for t in bag.get_dag("mercato_train").task_ids if t.startswith("train_")}
-    assert trainings == {
-        "train_segmentation",
-        "train_recommendation",
-        "train_propensity",
-        "train_toy",
-    }
+    assert trainings == {f"train_{f}" for f in FAMILIES} | {"train_toy"}
     pipeline = bag.get_dag("mercato_pipeline")
     assert pipeline.get_task("train_toy").downstream_task_ids == {"champions"}
