@@ -30,6 +30,7 @@ BUILTIN_FAMILIES: dict[str, str] = {
     "recommendation": "models.recommendation",
     "propensity": "models.propensity",
     "sentiment": "models.sentiment",
+    "basket": "models.basket",
 }
 
 #: Raw sources shipped with Mercato: name -> module.

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mercato.names import BUILTIN_FAMILIES
 from mercato.settings import REPO_ROOT, get_settings
 
 pytestmark = pytest.mark.slow
@@ -39,7 +40,7 @@ def test_run_twice_then_serve(
     first = _mercato(["run", "--data", str(small_orders)], home)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "Mercato run summary" in first.stdout
-    for family in ("segmentation", "recommendation", "propensity"):
+    for family in BUILTIN_FAMILIES:
         assert f"{family}: mercato_" in first.stdout
 
     monkeypatch.setenv("MERCATO_HOME", str(home))

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mercato.names import BUILTIN_FAMILIES
 from mercato.settings import REPO_ROOT, Settings
+from models.family import get_family
 
 DAGS_FOLDER = REPO_ROOT / "dags"
 DAG_IDS = (
@@ -23,10 +25,11 @@ DAG_IDS = (
     "mercato_pipeline",
 )
 DUCKDB_POOL = "mercato_duckdb"
-FAMILIES = ("segmentation", "recommendation", "propensity")
+#: The families the DAGs train, read from the one catalogue (a new family needs no edit here).
+FAMILIES = tuple(BUILTIN_FAMILIES)
 #: The dbt tasks, one per layer, in build order.
 DBT_TASKS = ("dbt_staging", "dbt_intermediate", "dbt_marts")
-MODEL_NAMES = ("mercato_segmentation", "mercato_recommender", "mercato_propensity")
+MODEL_NAMES = tuple(get_family(f).registered_model for f in FAMILIES)
 #: Tasks of ``mercato_pipeline`` after the ingest task, in order.
 AFTER_INGEST = (
     *DBT_TASKS,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dag_helpers import DAG_IDS, DAGS_FOLDER, DBT_TASKS, DUCKDB_POOL
+from dag_helpers import DAG_IDS, DAGS_FOLDER, DBT_TASKS, DUCKDB_POOL, FAMILIES
 
 #: Tasks that write (or must not read while another task writes) the DuckDB warehouse.
 WAREHOUSE_TASKS = {"ingest", *DBT_TASKS, "validate", "features"}
@@ -76,7 +76,7 @@ def test_schedules_hand_over_through_assets(dagbag: Any) -> None:
 
 def test_pipeline_runs_stages_in_order(dagbag: Any) -> None:
     dag = dagbag.dags.get("mercato_pipeline")
-    trainings = {f"train_{f}" for f in ("segmentation", "recommendation", "propensity")}
+    trainings = {f"train_{f}" for f in FAMILIES}
     steps = ["ingest", *DBT_TASKS, "validate", "features"]
     for task_id, next_id in zip(steps, steps[1:], strict=False):
         assert dag.get_task(task_id).downstream_task_ids == {next_id}, task_id
@@ -138,11 +138,6 @@ def test_a_family_from_outside_gets_its_training_task(
     bag = DagBag(dag_folder=str(DAGS_FOLDER), safe_mode=True)
     assert bag.import_errors == {}
     trainings = {t for t in bag.get_dag("mercato_train").task_ids if t.startswith("train_")}
-    assert trainings == {
-        "train_segmentation",
-        "train_recommendation",
-        "train_propensity",
-        "train_toy",
-    }
+    assert trainings == {f"train_{f}" for f in FAMILIES} | {"train_toy"}
     pipeline = bag.get_dag("mercato_pipeline")
     assert pipeline.get_task("train_toy").downstream_task_ids == {"champions"}
