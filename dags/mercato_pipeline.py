@@ -3,7 +3,7 @@
 
 Every stage in order, in one DAG run: ingest (GX raw gate) → dbt, one task per layer
 (`dbt_staging` → `dbt_intermediate` → `dbt_marts`, each `dbt build --select <layer>` with its
-tests) → GX mart gate → materialize features → train the three model families side by side
+tests) → GX mart gate → materialize features → train every model family side by side
 (each with evaluation and the promotion gate) → champions. The same tasks as the stage DAGs
 `mercato_ingest`, `mercato_transform`, `mercato_features`, `mercato_train` and `mercato_champions`,
 for a manual run from the UI or the REST API. It emits no assets, so it does not start the

@@ -25,6 +25,14 @@ def _pick_customer(settings) -> str:  # type: ignore[no-untyped-def]
     )
 
 
+def _best_seller(settings) -> str:  # type: ignore[no-untyped-def]
+    """The product in the most orders."""
+    from warehouse.reader import read_table
+
+    products = read_table(settings, "dim_products", columns=["stock_code", "n_orders"])
+    return str(products.sort_values(["n_orders", "stock_code"], ascending=[False, True]).iloc[0, 0])
+
+
 def _pick_product(settings) -> str | None:  # type: ignore[no-untyped-def]
     """The most reviewed product, or None when the shop has no reviews."""
     from warehouse.reader import read_table
@@ -46,6 +54,7 @@ def main() -> int:
     run_pipeline(settings)
 
     customer = _pick_customer(settings)
+    best_seller = _best_seller(settings)
     print(f"\nstarting the service on {settings.serve_host}:{settings.serve_port} ...")
     headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
     with (
@@ -61,6 +70,10 @@ def main() -> int:
             f"purchase propensity of customer {customer}": (
                 "/propensity",
                 {"customer_id": customer},
+            ),
+            f"frequently bought together with product {best_seller}": (
+                "/frequently_bought_together",
+                {"stock_codes": [best_seller], "k": 3},
             ),
             "sentiment of a new review": (
                 "/sentiment",
