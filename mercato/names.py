@@ -34,6 +34,7 @@ BUILTIN_FAMILIES: dict[str, str] = {
 #: Raw sources shipped with Mercato: name -> module.
 BUILTIN_SOURCES: dict[str, str] = {
     "orders": "warehouse.sources.orders",
+    "campaigns": "warehouse.sources.campaigns",
 }
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
