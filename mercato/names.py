@@ -29,6 +29,7 @@ BUILTIN_FAMILIES: dict[str, str] = {
     "segmentation": "models.segmentation",
     "recommendation": "models.recommendation",
     "propensity": "models.propensity",
+    "uplift": "models.uplift",
 }
 
 #: Raw sources shipped with Mercato: name -> module.
