@@ -46,8 +46,13 @@ def test_a_column_map_renames_before_recognition() -> None:
 def test_every_declared_source_has_its_dbt_staging_model_and_raw_table() -> None:
     settings = get_settings()
     staging = settings.dbt_project_dir / "models" / "staging"
-    declared = yaml.safe_load((staging / "_sources.yml").read_text())
-    raw_tables = {t["name"] for s in declared["sources"] if s["name"] == "raw" for t in s["tables"]}
+    raw_tables = {
+        t["name"]
+        for path in sorted(staging.glob("_*sources.yml"))
+        for s in yaml.safe_load(path.read_text())["sources"]
+        if s.get("schema", s["name"]) == "raw"
+        for t in s["tables"]
+    }
     for source in sources(settings):
         assert (staging / f"{source.staging_model}.sql").is_file(), source.name
         assert source.table in raw_tables, f"{source.table} is not a dbt source"
