@@ -655,6 +655,7 @@ class UpliftFamily(ModelFamily):
             algorithm=f"{learner}+{estimator}",
         )
         model.calibration = plan_calibration(model, test, seed)
+        model.precompute()
         example = test.head(3)[["campaign", "treatment", *ATTRIBUTE_COLUMNS]].reset_index(drop=True)
         return Fitted(
             model=model,

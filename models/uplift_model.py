@@ -50,6 +50,16 @@ class UpliftModel(PythonModel):
         self.x = feature_matrix(customers)
         #: per campaign: realised / predicted effect by targeted share (``plan_calibration``)
         self.calibration: dict[str, dict[str, list[float]]] = {}
+        #: per campaign: every known customer's predicted uplift per arm (see ``precompute``)
+        self._known: dict[str, np.ndarray] = {}
+
+    def precompute(self) -> None:
+        """Predict every known customer's uplift for every campaign once, so a request for a
+        known customer (and a plan) is a lookup: the attributes are fixed at training."""
+        self._known = {}
+        self._known = {
+            c: self.uplift_matrix(c, np.arange(len(self.customer_ids))) for c in self.campaigns
+        }
 
     # -- serving contract -------------------------------------------------------------------
     @property
@@ -77,6 +87,9 @@ class UpliftModel(PythonModel):
 
     def uplift_matrix(self, campaign: str, rows: np.ndarray) -> np.ndarray:
         """(len(rows), n_arms) predicted uplift of known customers (rows of :attr:`x`)."""
+        known = getattr(self, "_known", {}).get(campaign)
+        if known is not None:
+            return known[rows]
         x = self.x[rows]
         return (
             np.column_stack(

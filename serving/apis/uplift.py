@@ -42,7 +42,10 @@ Money = Annotated[float, Field(gt=0, le=1e12)]
 
 
 def prepare(model: Any) -> dict[str, Any]:
-    """The campaigns and arms served, for ``/model_info``."""
+    """Every known customer's uplift predicted once (if the version did not carry it), and
+    the campaigns and arms served, for ``/model_info``."""
+    if not getattr(model, "_known", None) and hasattr(model, "precompute"):
+        model.precompute()
     return {
         "details": {
             "campaigns": {c: model.treatments(c) for c in model.campaigns},

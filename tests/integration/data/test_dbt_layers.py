@@ -13,6 +13,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from expectations.marts import mart_suites
 from mercato.settings import Settings
 from pipeline import stages
 from warehouse import reader
@@ -58,7 +59,10 @@ def test_layers_in_order_build_what_one_build_does(
     assert _relations(settings)["tables"] == _models(settings, "marts")
     assert _models(settings, "marts") <= set(marts["row_counts"]), "a mart has no row count"
     assert "raw.order_lines" in marts["row_counts"]
-    assert all(n > 0 for n in marts["row_counts"].values()), marts["row_counts"]
+    # every table has rows but those of a source that has sent nothing (here: campaigns)
+    empty_ok = {s.table for s in mart_suites() if s.may_be_empty} | {"raw.campaign_exposures"}
+    filled = {t: n for t, n in marts["row_counts"].items() if t not in empty_ok}
+    assert all(n > 0 for n in filled.values()), marts["row_counts"]
     assert Path(marts["docs"]).is_file()
 
     layered = reader.table_hashes(settings)
