@@ -109,7 +109,13 @@ def test_mart_gate_passes_then_catches_lost_rows_and_bad_values(
 
     result = stages.validate(warehouse_settings)
     assert result["success"]
-    assert {c["name"].split(":")[0] for c in result["checks"]} == _marts(warehouse_settings)
+    # a mart of a source that has sent nothing yet (campaigns) is empty and has no checks
+    from expectations.marts import mart_suites
+
+    counts = reader.table_counts(warehouse_settings)
+    idle = {s.table for s in mart_suites() if s.may_be_empty and not counts.get(s.table)}
+    checked = {c["name"].split(":")[0] for c in result["checks"]}
+    assert checked == _marts(warehouse_settings) - idle
     assert Path(result["data_docs"]).is_file()
 
     with duckdb.connect(str(warehouse_settings.warehouse_path)) as con:
