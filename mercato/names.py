@@ -31,12 +31,14 @@ BUILTIN_FAMILIES: dict[str, str] = {
     "propensity": "models.propensity",
     "sentiment": "models.sentiment",
     "basket": "models.basket",
+    "uplift": "models.uplift",
 }
 
 #: Raw sources shipped with Mercato: name -> module.
 BUILTIN_SOURCES: dict[str, str] = {
     "orders": "warehouse.sources.orders",
     "reviews": "warehouse.sources.reviews",
+    "campaigns": "warehouse.sources.campaigns",
 }
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -134,6 +134,7 @@ def _parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="show the settings and where each tool writes")
     info.set_defaults(func=_info)
+    _add_campaign(sub)
     return parser
 
 
@@ -258,3 +259,39 @@ def _info(settings: Settings, args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _add_campaign(sub: Any) -> None:
+    campaign = sub.add_parser("campaign", help="plan a campaign's audience from the champions")
+    verbs = campaign.add_subparsers(dest="campaign_command", required=True)
+    plan = verbs.add_parser(
+        "plan", help="the audience with the most expected incremental profit under a budget"
+    )
+    plan.add_argument("--campaign", required=True, help="campaign name as in the campaign data")
+    plan.add_argument("--budget", type=float, required=True, help="money to spend on contacts")
+    plan.add_argument("--cost-per-contact", type=float, required=True)
+    plan.add_argument(
+        "--value-per-conversion", type=float, help="default: each customer's CLV (clv champion)"
+    )
+    plan.add_argument("--out", type=Path, help="audience CSV (default: <home>/plans/NAME.csv)")
+    plan.set_defaults(func=_campaign_plan)
+
+
+def _campaign_plan(settings: Settings, args: argparse.Namespace) -> int:
+    from models.planning import PlanRefused, plan_from_registry
+
+    out = args.out or settings.home / "plans" / f"{args.campaign}.csv"
+    try:
+        plan = plan_from_registry(
+            settings,
+            args.campaign,
+            args.budget,
+            args.cost_per_contact,
+            args.value_per_conversion,
+            out=out,
+        )
+    except PlanRefused as exc:
+        print(f"mercato campaign plan: refused: {exc}", file=sys.stderr)
+        return 2
+    _print({**plan.summary(), "audience_file": str(out)})
+    return 0

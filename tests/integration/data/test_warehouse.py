@@ -109,7 +109,7 @@ def test_mart_gate_passes_then_catches_lost_rows_and_bad_values(
 
     result = stages.validate(warehouse_settings)
     assert result["success"]
-    # a mart of a source that has sent nothing yet (reviews) is empty and has no checks
+    # a mart of a source that has sent nothing yet (reviews, campaigns) is empty and has no checks
     from expectations.marts import mart_suites
 
     counts = reader.table_counts(warehouse_settings)
