@@ -29,6 +29,8 @@ BUILTIN_FAMILIES: dict[str, str] = {
     "segmentation": "models.segmentation",
     "recommendation": "models.recommendation",
     "propensity": "models.propensity",
+    "clv": "models.clv",
+    "churn": "models.churn",
 }
 
 #: Raw sources shipped with Mercato: name -> module.
