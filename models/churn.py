@@ -120,8 +120,7 @@ class RecencyRule:
 def bgnbd_churn_scores(df: pd.DataFrame, horizon_days: float) -> dict[str, np.ndarray]:
     """BG/NBD fitted at each snapshot on that snapshot's purchase histories (no labels): per
     row, ``p_inactive = 1 - P(alive)`` and ``p_no_purchase`` = P(no purchase in the horizon)."""
-    from models.btyd import BetaGeoModel
-    from models.clv import probability_no_purchase
+    from models.clv import fit_purchase_model, probability_no_purchase
 
     inactive = np.full(len(df), np.nan)
     silent = np.full(len(df), np.nan)
@@ -130,7 +129,8 @@ def bgnbd_churn_scores(df: pd.DataFrame, horizon_days: float) -> dict[str, np.nd
         rows = np.flatnonzero(times == ts)
         part = df.iloc[rows]
         x, t_x, age = (part[c].astype(float).to_numpy() for c in BTYD_COLUMNS)
-        model = BetaGeoModel().fit(x, t_x, age)
+        stats = pd.DataFrame({"frequency": x, "recency_days": t_x, "age_days": age})
+        model = fit_purchase_model("bgnbd", stats)
         inactive[rows] = 1.0 - model.probability_alive(x, t_x, age)
         silent[rows] = probability_no_purchase(model, horizon_days, x, t_x, age)
     return {"p_inactive": inactive, "p_no_purchase": silent}

@@ -88,6 +88,12 @@ def churn_risk_batch(core: MercatoCore, req: ChurnRiskBatchRequest) -> ChurnRisk
     return ChurnRiskBatchResponse(results=results, model_version=results[0].model_version)
 
 
+def _example_customer(core: MercatoCore) -> str:
+    """The service's example customer; ``Unavailable`` while no churn model is served."""
+    core.model(MODEL_NAME)
+    return core.example_customer()
+
+
 ENDPOINTS = [
     Endpoint(
         "churn_risk",
@@ -96,7 +102,7 @@ ENDPOINTS = [
         churn_risk,
         "Probability that a customer buys nothing within the horizon, with its band",
         is_async=False,
-        example=lambda core: {"customer_id": core.example_customer()},
+        example=lambda core: {"customer_id": _example_customer(core)},
     ),
     Endpoint(
         "churn_risk_batch",
@@ -105,6 +111,6 @@ ENDPOINTS = [
         churn_risk_batch,
         f"Churn risk of up to {s.MAX_BATCH:,} customers",
         is_async=False,
-        example=lambda core: {"customer_ids": [core.example_customer(), "0"]},
+        example=lambda core: {"customer_ids": [_example_customer(core), "0"]},
     ),
 ]

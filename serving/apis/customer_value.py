@@ -174,9 +174,9 @@ def customer_value_batch(
 
 
 def _example_customer(core: MercatoCore) -> str:
-    """A customer the served CLV model knows (else the service's example customer)."""
-    loaded = core.tracker.current.get(CLV)
-    ids = getattr(loaded.model, "customer_ids", None) if loaded else None
+    """A customer the served CLV model knows; ``Unavailable`` while none is served (the API
+    page then shows no example rather than one that answers 503)."""
+    ids = getattr(core.model(CLV).model, "customer_ids", None)
     return str(ids[0]) if ids is not None and len(ids) else core.example_customer()
 
 

@@ -39,7 +39,7 @@ def test_run_twice_then_serve(
     first = _mercato(["run", "--data", str(small_orders)], home)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "Mercato run summary" in first.stdout
-    for family in ("segmentation", "recommendation", "propensity"):
+    for family in ("segmentation", "recommendation", "propensity", "clv", "churn"):
         assert f"{family}: mercato_" in first.stdout
 
     monkeypatch.setenv("MERCATO_HOME", str(home))

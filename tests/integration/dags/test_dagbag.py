@@ -76,7 +76,8 @@ def test_schedules_hand_over_through_assets(dagbag: Any) -> None:
 
 def test_pipeline_runs_stages_in_order(dagbag: Any) -> None:
     dag = dagbag.dags.get("mercato_pipeline")
-    trainings = {f"train_{f}" for f in ("segmentation", "recommendation", "propensity")}
+    families = ("segmentation", "recommendation", "propensity", "clv", "churn")
+    trainings = {f"train_{f}" for f in families}
     steps = ["ingest", *DBT_TASKS, "validate", "features"]
     for task_id, next_id in zip(steps, steps[1:], strict=False):
         assert dag.get_task(task_id).downstream_task_ids == {next_id}, task_id
@@ -142,6 +143,8 @@ def test_a_family_from_outside_gets_its_training_task(
         "train_segmentation",
         "train_recommendation",
         "train_propensity",
+        "train_clv",
+        "train_churn",
         "train_toy",
     }
     pipeline = bag.get_dag("mercato_pipeline")
