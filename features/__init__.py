@@ -41,6 +41,7 @@ PRODUCT_VIEW = "product_sales_stats"
 FEATURE_SERVICES: dict[str, list[str]] = {
     "segmentation_v1": SEGMENTATION_FEATURES,
     "propensity_v1": CUSTOMER_FEATURES,
+    "churn_v1": CUSTOMER_FEATURES,
 }
 
 __all__ = [

@@ -12,7 +12,11 @@ from feast import FeatureService, FeatureView
 from features import FEATURE_SERVICES
 from features.feature_views import customer_rfm_stats
 
-_MODELS = {"segmentation_v1": "mercato_segmentation", "propensity_v1": "mercato_propensity"}
+_MODELS = {
+    "segmentation_v1": "mercato_segmentation",
+    "propensity_v1": "mercato_propensity",
+    "churn_v1": "mercato_churn",
+}
 
 
 def feature_service(name: str, customer_view: FeatureView) -> FeatureService:
@@ -27,3 +31,4 @@ def feature_service(name: str, customer_view: FeatureView) -> FeatureService:
 
 segmentation_v1 = feature_service("segmentation_v1", customer_rfm_stats)
 propensity_v1 = feature_service("propensity_v1", customer_rfm_stats)
+churn_v1 = feature_service("churn_v1", customer_rfm_stats)

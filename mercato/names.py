@@ -32,6 +32,8 @@ BUILTIN_FAMILIES: dict[str, str] = {
     "sentiment": "models.sentiment",
     "basket": "models.basket",
     "uplift": "models.uplift",
+    "clv": "models.clv",
+    "churn": "models.churn",
 }
 
 #: Raw sources shipped with Mercato: name -> module.

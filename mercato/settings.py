@@ -76,6 +76,13 @@ class Settings:
     propensity_horizon_days: int = 30
     snapshot_every_days: int = 7
     holdout_days: int = 30
+    #: churn label: no purchase within this many days of the snapshot (dbt var)
+    churn_horizon_days: int = 90
+    #: the last days of the data held out from the customer-value fit (dbt var)
+    clv_holdout_days: int = 90
+    #: customer lifetime value: the horizon it sums over and the annual discount rate
+    clv_horizon_days: int = 365
+    clv_discount_rate: float = 0.10
     promotion_margin: float = 0.0
     gate_confidence: float = 0.95
     gate_bootstrap_samples: int = 1000
@@ -184,6 +191,10 @@ class Settings:
             "MERCATO_PROPENSITY_HORIZON_DAYS": str(self.propensity_horizon_days),
             "MERCATO_SNAPSHOT_EVERY_DAYS": str(self.snapshot_every_days),
             "MERCATO_HOLDOUT_DAYS": str(self.holdout_days),
+            "MERCATO_CHURN_HORIZON_DAYS": str(self.churn_horizon_days),
+            "MERCATO_CLV_HOLDOUT_DAYS": str(self.clv_holdout_days),
+            "MERCATO_CLV_HORIZON_DAYS": str(self.clv_horizon_days),
+            "MERCATO_CLV_DISCOUNT_RATE": str(self.clv_discount_rate),
             "MERCATO_PROMOTION_MARGIN": str(self.promotion_margin),
             "MERCATO_GATE_CONFIDENCE": str(self.gate_confidence),
             "MERCATO_GATE_BOOTSTRAP_SAMPLES": str(self.gate_bootstrap_samples),
@@ -230,6 +241,10 @@ def get_settings() -> Settings:
         propensity_horizon_days=int(_env("MERCATO_PROPENSITY_HORIZON_DAYS", "30")),
         snapshot_every_days=int(_env("MERCATO_SNAPSHOT_EVERY_DAYS", "7")),
         holdout_days=int(_env("MERCATO_HOLDOUT_DAYS", "30")),
+        churn_horizon_days=int(_env("MERCATO_CHURN_HORIZON_DAYS", "90")),
+        clv_holdout_days=int(_env("MERCATO_CLV_HOLDOUT_DAYS", "90")),
+        clv_horizon_days=int(_env("MERCATO_CLV_HORIZON_DAYS", "365")),
+        clv_discount_rate=float(_env("MERCATO_CLV_DISCOUNT_RATE", "0.10")),
         promotion_margin=float(_env("MERCATO_PROMOTION_MARGIN", "0.0")),
         gate_confidence=float(_env("MERCATO_GATE_CONFIDENCE", "0.95")),
         gate_bootstrap_samples=int(_env("MERCATO_GATE_BOOTSTRAP_SAMPLES", "1000")),

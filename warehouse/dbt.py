@@ -49,6 +49,8 @@ def dbt_vars(settings: Settings) -> dict[str, Any]:
     return {
         "snapshot_every_days": settings.snapshot_every_days,
         "horizon_days": settings.propensity_horizon_days,
+        "churn_horizon_days": settings.churn_horizon_days,
+        "clv_holdout_days": settings.clv_holdout_days,
     }
 
 

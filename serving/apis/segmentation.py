@@ -1,7 +1,9 @@
 """Segment endpoints: a customer's segment and its profile (``mercato_segmentation``).
 
 Features come from the Feast online store; a customer it does not know gets
-``known_customer: false`` and null segment and profile (the documented default).
+``known_customer: false`` and null segment and profile (the documented default). Profiles carry
+``mean_clv`` and ``mean_churn_risk`` from the customer-value models when those were trained
+beside the served segmentation version (``serving.apis.customer_value``), else null.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from features import CUSTOMER_FEATURES
 from models.segmentation import MODEL_NAME
 from serving import schemas as s
 from serving.apis import Endpoint
+from serving.apis.customer_value import segment_value_profiles
 from serving.champions import LoadedModel, customer_feature_columns, plain
 from serving.core import MercatoCore
 
@@ -46,6 +49,7 @@ def _segments(core: MercatoCore, customer_ids: Sequence[str]) -> list[s.SegmentR
     x, known = core.features.rows(customer_ids)
     segments = iter(_assign(m, x[known]))
     profiles = m.prepared["profiles"]
+    values = segment_value_profiles(core, m.version)
     out = []
     for i, cid in enumerate(customer_ids):
         seg = next(segments) if known[i] else None
@@ -54,11 +58,21 @@ def _segments(core: MercatoCore, customer_ids: Sequence[str]) -> list[s.SegmentR
                 customer_id=cid,
                 known_customer=bool(known[i]),
                 segment=seg,
-                profile=profiles.get(seg) if seg is not None else None,
+                profile=_with_values(profiles.get(seg), values.get(seg, {}))
+                if seg is not None
+                else None,
                 model_version=m.version,
             )
         )
     return out
+
+
+def _with_values(profile: dict | None, values: dict) -> dict | None:
+    """The trained profile with the segment's mean CLV and churn risk (null if unknown)."""
+    if profile is None:
+        return None
+    extra = {"mean_clv": values.get("mean_clv"), "mean_churn_risk": values.get("mean_churn_risk")}
+    return {**profile, **extra}
 
 
 def segment(core: MercatoCore, req: s.SegmentRequest) -> s.SegmentResponse:

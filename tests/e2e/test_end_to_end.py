@@ -40,8 +40,11 @@ def test_run_twice_then_serve(
     first = _mercato(["run", "--data", str(small_orders)], home)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "Mercato run summary" in first.stdout
+    # only orders are delivered: the families of other sources say they have nothing to train on
+    others = {"sentiment", "uplift", "session_intent", "ad_response"}
     for family in BUILTIN_FAMILIES:
-        assert f"{family}: mercato_" in first.stdout
+        expected = f"{family}: skipped: no data" if family in others else f"{family}: mercato_"
+        assert expected in first.stdout, first.stdout
 
     monkeypatch.setenv("MERCATO_HOME", str(home))
     settings = get_settings()

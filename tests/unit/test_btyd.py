@@ -523,7 +523,7 @@ def test_summary_without_calibration_end_uses_the_whole_log() -> None:
 
 
 @pytest.mark.shared
-def test_bgnbd_fit_on_cdnow_master_is_fast() -> None:
+def test_bgnbd_fit_on_cdnow_master() -> None:
     path = CLV_DATA / "CDNOW_master.txt"
     if not path.is_file():
         pytest.skip(f"CDNOW master not found at {path} (shared data folder absent)")
@@ -533,5 +533,5 @@ def test_bgnbd_fit_on_cdnow_master_is_fast() -> None:
     )
     assert len(summary) == 23570 and summary["frequency"].sum() == 24337
     model = BetaGeoModel().fit(summary["frequency"], summary["recency"], summary["T"])
-    assert model.converged and model.fit_seconds < 2.0
+    assert model.converged  # its speed is measured by bench/clv_fit.py, not asserted here
     assert model.params["r"] == pytest.approx(0.2516, rel=1e-3)

@@ -30,6 +30,19 @@ FAMILIES = tuple(BUILTIN_FAMILIES)
 #: The dbt tasks, one per layer, in build order.
 DBT_TASKS = ("dbt_staging", "dbt_intermediate", "dbt_marts")
 MODEL_NAMES = tuple(get_family(f).registered_model for f in FAMILIES)
+#: Families that train on a source besides orders: the DAG tests deliver orders only, so these
+#: are skipped ("no data yet") and register nothing.
+OTHER_SOURCE_FAMILIES = ("sentiment", "uplift", "session_intent", "ad_response")
+#: The models the DAG runs register: those of the families that train on orders.
+TRAINED_MODELS = tuple(
+    get_family(f).registered_model for f in FAMILIES if f not in OTHER_SOURCE_FAMILIES
+)
+#: The models whose first version beats its baseline on the small generated batch. The
+#: customer-value families do not: BG/NBD ties "each customer repeats their rate" and the churn
+#: model trails the recency rule there (docs/customer_value.md), so their gate refuses.
+FIRST_CHAMPIONS = tuple(
+    name for name in TRAINED_MODELS if name not in ("mercato_clv", "mercato_churn")
+)
 #: Tasks of ``mercato_pipeline`` after the ingest task, in order.
 AFTER_INGEST = (
     *DBT_TASKS,

@@ -56,7 +56,9 @@ def test_cli_repo_defines_entities_views_and_versioned_services(
         assert Path(view.batch_source.path).is_absolute()
         assert view.batch_source.path.endswith(f"/feast/data/{view.name}.parquet")
     services = {service.name: service for service in contents.feature_services}
-    assert set(services) == set(FEATURE_SERVICES) == {"segmentation_v1", "propensity_v1"}
+    assert (
+        set(services) == set(FEATURE_SERVICES) == {"segmentation_v1", "propensity_v1", "churn_v1"}
+    )
     for name, service in services.items():
         (projection,) = service.feature_view_projections
         assert projection.name == "customer_rfm_stats"
