@@ -171,7 +171,7 @@ def run_pipeline(settings: Settings, data: Path | None = None) -> dict[str, Any]
     """Run every stage on ``data`` (or the landing folder) and print the run's summary.
 
     With no ``data`` and an empty landing folder, one seeded synthetic batch of every source
-    (orders, reviews) is generated into the landing folder first, so a fresh checkout has
+    (orders, reviews, campaigns) is generated into the landing folder first, so a fresh checkout has
     something to run on (``mercato run``, the demo).
     """
     from pipeline.stages import run_all

@@ -59,7 +59,8 @@ def real_data() -> Path:
 @pytest.fixture(scope="session")
 def pipeline_home(tmp_path_factory: pytest.TempPathFactory, small_orders: Path) -> Settings:
     """A data folder where the whole pipeline has run once on the small generated batches:
-    orders, and reviews of those orders' products (so every family has a champion).
+    orders, reviews of those orders' products and a campaign sent to their customers (so every
+    family has data).
 
     Session-scoped because a full run costs tens of seconds; tests that read it must not write
     to it (copy it first if they need to change anything).
@@ -69,6 +70,7 @@ def pipeline_home(tmp_path_factory: pytest.TempPathFactory, small_orders: Path) 
     import pandas as pd
 
     from pipeline.stages import run_all
+    from warehouse.synthetic_campaigns import order_customers, write_campaigns
     from warehouse.synthetic_reviews import write_reviews
 
     home = tmp_path_factory.mktemp("pipeline") / "home"
@@ -82,6 +84,13 @@ def pipeline_home(tmp_path_factory: pytest.TempPathFactory, small_orders: Path) 
         end_date=END_DATE,
         seed=7,
         review_rate=0.4,
+    )
+    write_campaigns(
+        value.landing_dir / "campaigns.csv",
+        end_date=END_DATE,
+        n_customers=6000,
+        customers=order_customers(orders),
+        seed=7,
     )
     run_all(value, None, progress=lambda _: None)
     return value

@@ -2,7 +2,8 @@
 
 What ``mercato run`` generates into an empty landing folder, what ``make demo`` runs on and what
 the test fixtures load: orders first, then the sources generated from those orders (reviews of
-bought products), so the families that join sources see one shop.
+bought products, a campaign sent to those orders' customers), so the families that join sources
+see one shop.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from pathlib import Path
 import pandas as pd
 
 from warehouse.synthetic import write_orders
+from warehouse.synthetic_campaigns import order_customers, write_campaigns
 from warehouse.synthetic_reviews import write_reviews
 
 #: the sources :func:`write_landing` writes, in order
-SOURCES = ("orders", "reviews")
+SOURCES = ("orders", "reviews", "campaigns")
 
 
 def write_landing(
@@ -28,6 +30,7 @@ def write_landing(
     n_products: int = 300,
     days: int = 365,
     review_rate: float = 0.12,
+    campaign_customers: int = 6000,
 ) -> dict[str, Path]:
     """Write one synthetic batch per source into ``landing_dir``; returns source -> file."""
     landing_dir.mkdir(parents=True, exist_ok=True)
@@ -47,4 +50,11 @@ def write_landing(
         seed=seed,
         review_rate=review_rate,
     )
-    return {"orders": orders_path, "reviews": reviews_path}
+    campaigns_path = write_campaigns(
+        landing_dir / "synthetic_campaigns.csv",
+        end_date=end_date,
+        n_customers=campaign_customers,
+        customers=order_customers(orders),
+        seed=seed,
+    )
+    return {"orders": orders_path, "reviews": reviews_path, "campaigns": campaigns_path}
