@@ -257,10 +257,6 @@ def _info(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def _add_campaign(sub: Any) -> None:
     campaign = sub.add_parser("campaign", help="plan a campaign's audience from the champions")
     verbs = campaign.add_subparsers(dest="campaign_command", required=True)
@@ -295,3 +291,7 @@ def _campaign_plan(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     _print({**plan.summary(), "audience_file": str(out)})
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
