@@ -29,11 +29,13 @@ BUILTIN_FAMILIES: dict[str, str] = {
     "segmentation": "models.segmentation",
     "recommendation": "models.recommendation",
     "propensity": "models.propensity",
+    "session_intent": "models.session_intent",
 }
 
 #: Raw sources shipped with Mercato: name -> module.
 BUILTIN_SOURCES: dict[str, str] = {
     "orders": "warehouse.sources.orders",
+    "sessions": "warehouse.sources.sessions",
 }
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
