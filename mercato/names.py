@@ -30,12 +30,14 @@ BUILTIN_FAMILIES: dict[str, str] = {
     "recommendation": "models.recommendation",
     "propensity": "models.propensity",
     "session_intent": "models.session_intent",
+    "ad_response": "models.ad_response",
 }
 
 #: Raw sources shipped with Mercato: name -> module.
 BUILTIN_SOURCES: dict[str, str] = {
     "orders": "warehouse.sources.orders",
     "sessions": "warehouse.sources.sessions",
+    "ads": "warehouse.sources.ads",
 }
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -108,7 +108,7 @@ def _between(x: pd.Series, low: float, high: float | None = None) -> pd.Series:
     return ok & (x <= high) if high is not None else ok
 
 
-def _booleans(values: pd.Series) -> pd.Series:
+def parse_booleans(values: pd.Series) -> pd.Series:
     if pd.api.types.is_bool_dtype(values):
         return values.astype(object)
     text = values.astype("string").str.strip().str.lower()
@@ -152,7 +152,7 @@ def parse(frame: pd.DataFrame) -> pd.DataFrame:
         out["ok_VisitorType"] = ok
     for column in BOOLEANS:
         if column in out.columns:
-            flag = _booleans(out[column])
+            flag = parse_booleans(out[column])
             out[f"value_{column}"] = flag
             out[f"ok_{column}"] = flag.notna().astype(bool)
     if "session_start" in out.columns:
