@@ -58,17 +58,25 @@ def real_data() -> Path:
 
 @pytest.fixture(scope="session")
 def pipeline_home(tmp_path_factory: pytest.TempPathFactory, small_orders: Path) -> Settings:
-    """A data folder where the whole pipeline has run once on the small generated batch.
+    """A data folder where the whole pipeline has run once on the small generated batches
+    (orders, sessions, ad impressions) delivered to its landing folder.
 
     Session-scoped because a full run costs tens of seconds; tests that read it must not write
     to it (copy it first if they need to change anything).
     """
+    import shutil
+
     from pipeline.stages import run_all
+    from warehouse.synthetic_ads import write_impressions
+    from warehouse.synthetic_sessions import write_sessions
 
     home = tmp_path_factory.mktemp("pipeline") / "home"
     value = dataclasses.replace(get_settings(), home=home, mlflow_tracking_uri="")
     value.ensure_dirs()
-    run_all(value, small_orders, progress=lambda _: None)
+    shutil.copy(small_orders, value.landing_dir / small_orders.name)
+    write_sessions(value.landing_dir / "sessions.csv", 2000, seed=7, end_date=END_DATE)
+    write_impressions(value.landing_dir / "ad_impressions.csv", 8000, seed=7, end_date=END_DATE)
+    run_all(value, progress=lambda _: None)
     return value
 
 
