@@ -356,12 +356,19 @@ def _load(
     batch_id: str,
     loaded_at: datetime,
 ) -> int:
-    """Append the batch to its raw table and its ``raw.batches`` row in one transaction."""
+    """Append the batch to its raw table and its ``raw.batches`` row in one transaction.
+
+    Every declared source's raw table is created first (empty if it has sent nothing), so
+    dbt, whose staging reads them all, can build after any first batch.
+    """
     import duckdb
+
+    from warehouse.sources import sources
 
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(settings.warehouse_path)) as con:
-        con.execute(source.ddl())
+        for declared in {s.name: s for s in [*sources(settings), source]}.values():
+            con.execute(declared.ddl())
         con.execute(BATCHES_DDL)
         con.execute("begin transaction")
         try:

@@ -21,7 +21,7 @@ CAMPAIGNS = {"spring_sale": 0.2, "new_arrivals": 0.0, "retarget": 0.7, "brand": 
 PLACEMENTS = {"home_banner": 0.0, "search_top": 0.8, "sidebar": -0.6, "feed_native": 0.4}
 DEVICES = {"desktop": 0.0, "mobile": -0.2, "tablet": 0.1}
 #: placement x device effects beyond the sum of the two (the interaction to learn)
-CROSSED = {("home_banner", "mobile"): -0.9, ("feed_native", "mobile"): 0.8}
+CROSSED = {("home_banner", "mobile"): -1.2, ("feed_native", "mobile"): 1.1}
 OS = {"desktop": ("windows", "macos", "linux"), "mobile": ("android", "ios"), "tablet": ("ios",)}
 COUNTRIES = ("GB", "DE", "FR", "NL", "ES")
 COST = {"home_banner": 0.004, "search_top": 0.012, "sidebar": 0.002, "feed_native": 0.006}
@@ -62,13 +62,13 @@ def make_impressions(
     logit = (
         -3.3
         + np.vectorize(CAMPAIGNS.get)(campaign)
-        + 0.25 * (creative_no == 2)
-        - 0.2 * (creative_no == 3)
+        + 0.5 * (creative_no == 2)
+        - 0.5 * (creative_no == 3)
         + np.vectorize(PLACEMENTS.get)(placement)
         + np.vectorize(DEVICES.get)(device)
         + np.array([CROSSED.get((p, d), 0.0) for p, d in zip(placement, device, strict=True)])
-        + 0.35 * ((hour >= 19) & (hour <= 22))
-        + 0.4 * known
+        + 0.6 * ((hour >= 19) & (hour <= 22))
+        + 0.6 * known
     )
     clicked = rng.random(n) < 1.0 / (1.0 + np.exp(-logit))
     convert_rate = np.where(campaign == "retarget", 0.12, 0.05)

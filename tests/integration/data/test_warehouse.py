@@ -109,7 +109,13 @@ def test_mart_gate_passes_then_catches_lost_rows_and_bad_values(
 
     result = stages.validate(warehouse_settings)
     assert result["success"]
-    assert {c["name"].split(":")[0] for c in result["checks"]} == _marts(warehouse_settings)
+    from expectations.mart_gate import mart_tables
+
+    assert set(mart_tables()) == _marts(warehouse_settings), "a mart without a suite"
+    # an empty mart of a source that sent nothing (sessions, ads here) has nothing to check
+    counts = reader.table_counts(warehouse_settings)
+    filled = {m for m in _marts(warehouse_settings) if counts.get(m, 0) > 0}
+    assert {c["name"].split(":")[0] for c in result["checks"]} == filled
     assert Path(result["data_docs"]).is_file()
 
     with duckdb.connect(str(warehouse_settings.warehouse_path)) as con:

@@ -69,7 +69,7 @@ def test_hashed_logistic_beats_the_placement_campaign_rate_on_a_later_hold_out()
         is_known_customer=raw["customer_id"].notna(),
     )
     frame["hour_of_day"] = frame["shown_at"].dt.hour
-    frame["day_of_week"] = frame["shown_at"].dt.isoweekday()
+    frame["day_of_week"] = frame["shown_at"].dt.dayofweek + 1
     train, test = time_split(frame)
     assert train["shown_at"].max() <= test["shown_at"].min()
     result = compare(train, test)
