@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from expectations import GateResult
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _markdown_table(rows: list[dict[str, Any]]) -> list[str]:
@@ -99,3 +102,56 @@ def write_marts_report(folder: Path, result: GateResult) -> Path:
         "Mart gate failed",
         ["Downstream stages must not read these marts until the failures below are fixed."],
     )
+
+
+def write_rows_report(
+    folder: Path,
+    file_name: str,
+    batch_id: str,
+    source: str,
+    rows: pd.DataFrame,
+    result: GateResult,
+) -> Path:
+    """The bad rows of a loaded batch (``rejected_rows.csv``: data row, reason, the delivered
+    values) beside a report; the batch's other rows are in the warehouse."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows.to_csv(folder / "rejected_rows.csv", index=False)
+    counts = rows["reason"].str.split("; ").explode().str.split(" ").str[0].value_counts()
+    by_column = [f"- {column}: {n} rows" for column, n in counts.items()]
+    examples = rows.head(10).to_dict(orient="records")
+    lines = [
+        f"# {len(rows)} rows of batch {batch_id} kept out",
+        "",
+        f"- file: `{file_name}`; source: {source}; rows read: {result.rows}",
+        f"- kept out at: {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC",
+        "",
+        "The other rows of the batch were loaded. Every row below broke a rule; all of them,",
+        "with the reason, are in `rejected_rows.csv`. Fix them and deliver them in a new file.",
+        "",
+        "## Broken rules by column",
+        "",
+        *by_column,
+        "",
+        "## First rows",
+        "",
+        *_markdown_table(examples),
+        "",
+    ]
+    markdown = folder / "report.md"
+    markdown.write_text("\n".join(lines))
+    (folder / "report.json").write_text(
+        json.dumps(
+            {
+                "batch_id": batch_id,
+                "source": source,
+                "source_file": file_name,
+                "rows_read": result.rows,
+                "rows_kept_out": len(rows),
+                "by_column": {str(k): int(v) for k, v in counts.items()},
+                "checks": [vars(c) for c in result.checks if not c.success],
+            },
+            indent=2,
+            default=str,
+        )
+    )
+    return markdown

@@ -34,6 +34,8 @@ BUILTIN_FAMILIES: dict[str, str] = {
     "uplift": "models.uplift",
     "clv": "models.clv",
     "churn": "models.churn",
+    "session_intent": "models.session_intent",
+    "ad_response": "models.ad_response",
 }
 
 #: Raw sources shipped with Mercato: name -> module.
@@ -41,6 +43,8 @@ BUILTIN_SOURCES: dict[str, str] = {
     "orders": "warehouse.sources.orders",
     "reviews": "warehouse.sources.reviews",
     "campaigns": "warehouse.sources.campaigns",
+    "sessions": "warehouse.sources.sessions",
+    "ads": "warehouse.sources.ads",
 }
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")

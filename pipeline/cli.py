@@ -171,8 +171,8 @@ def run_pipeline(settings: Settings, data: Path | None = None) -> dict[str, Any]
     """Run every stage on ``data`` (or the landing folder) and print the run's summary.
 
     With no ``data`` and an empty landing folder, one seeded synthetic batch of every source
-    (orders, reviews, campaigns) is generated into the landing folder first, so a fresh checkout has
-    something to run on (``mercato run``, the demo).
+    (orders, reviews, campaigns, sessions, ads) is generated into the landing folder first, so
+    a fresh checkout has something to run on (``mercato run``, the demo).
     """
     from pipeline.stages import run_all
     from pipeline.summary import format_summary

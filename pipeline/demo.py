@@ -93,6 +93,27 @@ def main() -> int:
                     "audience_limit": 5,
                 },
             ),
+            "purchase intent of a live browsing session": (
+                "/session_intent",
+                {
+                    "product_pages": 18,
+                    "product_seconds": 640,
+                    "exit_rate": 0.02,
+                    "page_value": 12.5,
+                    "month": "Nov",
+                    "visitor_type": "Returning_Visitor",
+                },
+            ),
+            "click and conversion probability of an ad impression": (
+                "/ad_response",
+                {
+                    "campaign": "retarget",
+                    "creative": "retarget-v2",
+                    "placement": "search_top",
+                    "device": "mobile",
+                    "shown_at": "2026-11-20T20:15:00",
+                },
+            ),
             "sentiment of a new review": (
                 "/sentiment",
                 {"text": "Lovely soft fabric, but it runs small.", "title": "Nice"},

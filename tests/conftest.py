@@ -58,9 +58,10 @@ def real_data() -> Path:
 
 @pytest.fixture(scope="session")
 def pipeline_home(tmp_path_factory: pytest.TempPathFactory, small_orders: Path) -> Settings:
-    """A data folder where the whole pipeline has run once on the small generated batches:
-    orders, reviews of those orders' products and a campaign sent to their customers (so every
-    family has data).
+    """A data folder where the whole pipeline has run once on the small generated batches of every
+    source delivered to its landing folder: orders, reviews of those orders' products, a
+    campaign sent to their customers, browsing sessions and ad impressions (so every family has
+    data).
 
     Session-scoped because a full run costs tens of seconds; tests that read it must not write
     to it (copy it first if they need to change anything).
@@ -70,8 +71,10 @@ def pipeline_home(tmp_path_factory: pytest.TempPathFactory, small_orders: Path) 
     import pandas as pd
 
     from pipeline.stages import run_all
+    from warehouse.synthetic_ads import write_impressions
     from warehouse.synthetic_campaigns import order_customers, write_campaigns
     from warehouse.synthetic_reviews import write_reviews
+    from warehouse.synthetic_sessions import write_sessions
 
     home = tmp_path_factory.mktemp("pipeline") / "home"
     value = dataclasses.replace(get_settings(), home=home, mlflow_tracking_uri="")
@@ -92,6 +95,8 @@ def pipeline_home(tmp_path_factory: pytest.TempPathFactory, small_orders: Path) 
         customers=order_customers(orders),
         seed=7,
     )
+    write_sessions(value.landing_dir / "sessions.csv", 2000, seed=7, end_date=END_DATE)
+    write_impressions(value.landing_dir / "ad_impressions.csv", 8000, seed=7, end_date=END_DATE)
     run_all(value, None, progress=lambda _: None)
     return value
 

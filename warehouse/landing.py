@@ -63,6 +63,8 @@ class IngestResult:
     status: str  # "loaded" or "duplicate"
     warnings: list[str] = field(default_factory=list)
     source: str = ""
+    #: bad rows of a loaded batch kept in ``quarantine/rows-<batch_id>/`` (row-level sources)
+    quarantined_rows: int = 0
 
 
 class UnreadableBatch(Exception):
@@ -193,6 +195,16 @@ def ingest_file(
         _quarantine(settings, path, batch_id, kind.name, result, in_landing)
         raise GateFailed(result.failure_message(), result)
 
+    warnings = list(result.warnings)
+    kept_out = 0
+    if kind.reason_column is not None:
+        bad = parsed[kind.reason_column].notna().to_numpy()
+        if bad.any():
+            folder = _quarantine_rows(settings, path, batch_id, kind, parsed, delivered, result)
+            kept_out = int(bad.sum())
+            warnings.append(f"{kept_out} bad rows kept out of the warehouse: {folder}")
+            parsed = parsed[~bad]
+
     # Copied, not moved: the landing file leaves only once its rows are loaded.
     _keep(path, settings.archive_dir / batch_id, in_landing=False)
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
@@ -205,8 +217,9 @@ def ingest_file(
         source_file=str(path),
         rows=count,
         status="loaded",
-        warnings=result.warnings,
+        warnings=warnings,
         source=kind.name,
+        quarantined_rows=kept_out,
     )
 
 
@@ -343,12 +356,19 @@ def _load(
     batch_id: str,
     loaded_at: datetime,
 ) -> int:
-    """Append the batch to its raw table and its ``raw.batches`` row in one transaction."""
+    """Append the batch to its raw table and its ``raw.batches`` row in one transaction.
+
+    Every declared source's raw table is created first (empty if it has sent nothing), so
+    dbt, whose staging reads them all, can build after any first batch.
+    """
     import duckdb
+
+    from warehouse.sources import sources
 
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(settings.warehouse_path)) as con:
-        con.execute(source.ddl())
+        for declared in {s.name: s for s in [*sources(settings), source]}.values():
+            con.execute(declared.ddl())
         con.execute(BATCHES_DDL)
         con.execute("begin transaction")
         try:
@@ -397,4 +417,26 @@ def _quarantine(
     folder = settings.quarantine_dir / batch_id
     _keep(path, folder, in_landing)
     write_batch_report(folder, path.name, batch_id, source, result)
+    return folder
+
+
+def _quarantine_rows(
+    settings: Settings,
+    path: Path,
+    batch_id: str,
+    source: Source,
+    parsed: pd.DataFrame,
+    delivered: list[str],
+    result: GateResult,
+) -> Path:
+    """Keep a loaded batch's bad rows, as delivered, with their data row and reason."""
+    from expectations.report import write_rows_report
+
+    reason = parsed[source.reason_column]
+    bad = parsed[reason.notna()]
+    rows = bad[delivered].copy()
+    rows.insert(0, "reason", reason[reason.notna()])
+    rows.insert(0, "data_row", bad.index.to_numpy() + 1)
+    folder = settings.quarantine_dir / f"rows-{batch_id}"
+    write_rows_report(folder, path.name, batch_id, source.name, rows, result)
     return folder

@@ -2,8 +2,8 @@
 
 What ``mercato run`` generates into an empty landing folder, what ``make demo`` runs on and what
 the test fixtures load: orders first, then the sources generated from those orders (reviews of
-bought products, a campaign sent to those orders' customers), so the families that join sources
-see one shop.
+bought products, a campaign sent to those orders' customers), then browsing sessions and ad
+impressions, so the families that join sources see one shop.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ from pathlib import Path
 import pandas as pd
 
 from warehouse.synthetic import write_orders
+from warehouse.synthetic_ads import write_impressions
 from warehouse.synthetic_campaigns import order_customers, write_campaigns
 from warehouse.synthetic_reviews import write_reviews
+from warehouse.synthetic_sessions import write_sessions
 
 #: the sources :func:`write_landing` writes, in order
-SOURCES = ("orders", "reviews", "campaigns")
+SOURCES = ("orders", "reviews", "campaigns", "sessions", "ads")
 
 
 def write_landing(
@@ -31,6 +33,8 @@ def write_landing(
     days: int = 365,
     review_rate: float = 0.12,
     campaign_customers: int = 6000,
+    n_sessions: int = 4000,
+    n_impressions: int = 12000,
 ) -> dict[str, Path]:
     """Write one synthetic batch per source into ``landing_dir``; returns source -> file."""
     landing_dir.mkdir(parents=True, exist_ok=True)
@@ -57,4 +61,16 @@ def write_landing(
         customers=order_customers(orders),
         seed=seed,
     )
-    return {"orders": orders_path, "reviews": reviews_path, "campaigns": campaigns_path}
+    sessions_path = write_sessions(
+        landing_dir / "synthetic_sessions.csv", n_sessions, seed=seed, end_date=end_date
+    )
+    ads_path = write_impressions(
+        landing_dir / "synthetic_ad_impressions.csv", n_impressions, seed=seed, end_date=end_date
+    )
+    return {
+        "orders": orders_path,
+        "reviews": reviews_path,
+        "campaigns": campaigns_path,
+        "sessions": sessions_path,
+        "ads": ads_path,
+    }

@@ -89,6 +89,10 @@ class Source:
     description: str = ""
     #: a delivered file's bytes -> its batch id; content-derived, so a re-delivery is found
     batch_id_of: Callable[[bytes], str] = content_id
+    #: a helper column of ``parse`` holding each row's problems (None for a good row): when
+    #: set, a batch that passes its gate loads its good rows and landing keeps the bad ones in
+    #: ``quarantine/rows-<batch_id>/`` with the reason; None: the gate judges whole batches
+    reason_column: str | None = None
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]

@@ -1,0 +1,125 @@
+"""The Great Expectations suites of the sessions source, and the reason each bad row is kept out.
+
+A sessions file (the UCI Online Shoppers Purchasing Intention layout) is judged in two ways:
+
+- the *batch*: the schema suite (every required column, at least one row) and a critical check
+  that at most :data:`MAX_BAD_SHARE` of the rows are bad; above that the file itself is broken
+  (a shifted column, another export) and it is quarantined whole;
+- the *rows*: one warning per column check (a count that is not a whole number, a rate outside
+  0..1, an unknown month...). A batch that passes loads its good rows; its bad rows go to
+  ``quarantine/rows-<batch_id>/`` with the reason, one line each (``warehouse.landing``).
+
+The checks read the flags that ``warehouse.sources.sessions.parse`` adds (``ok_<column>``:
+False where the value is missing or breaks the rule) and its ``row_problem`` text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+#: Above this share of bad rows the batch is rejected whole instead of row by row.
+MAX_BAD_SHARE = 0.10
+
+
+@dataclass(frozen=True)
+class RowRule:
+    """One column's rule, phrased for the person reading the quarantine report."""
+
+    column: str
+    rule: str
+
+
+#: Every per-row rule, in column order; ``parse`` sets ``ok_<column>`` for each.
+RULES = (
+    RowRule("Administrative", "a whole number of pages >= 0"),
+    RowRule("Administrative_Duration", "seconds >= 0"),
+    RowRule("Informational", "a whole number of pages >= 0"),
+    RowRule("Informational_Duration", "seconds >= 0"),
+    RowRule("ProductRelated", "a whole number of pages >= 0"),
+    RowRule("ProductRelated_Duration", "seconds >= 0"),
+    RowRule("BounceRates", "a rate between 0 and 1"),
+    RowRule("ExitRates", "a rate between 0 and 1"),
+    RowRule("PageValues", "a value >= 0"),
+    RowRule("SpecialDay", "a closeness between 0 and 1"),
+    RowRule("Month", "a month name (Feb, Mar, June...)"),
+    RowRule("OperatingSystems", "a category code (whole number >= 1)"),
+    RowRule("Browser", "a category code (whole number >= 1)"),
+    RowRule("Region", "a category code (whole number >= 1)"),
+    RowRule("TrafficType", "a category code (whole number >= 1)"),
+    RowRule("VisitorType", "Returning_Visitor, New_Visitor or Other"),
+    RowRule("Weekend", "TRUE or FALSE"),
+    RowRule("Revenue", "TRUE or FALSE"),
+)
+
+
+def schema_suite(delivered: list[str], required: list[str], optional: list[str]) -> list[Any]:
+    """Shape checks: every required column present (critical), nothing extra (warning)."""
+    import great_expectations as gx
+
+    e = gx.expectations
+    allowed = [*required, *(c for c in optional if c in delivered)]
+    unknown = [c for c in delivered if c not in allowed]
+    hint = f"; the file has unrecognised columns {unknown}" if unknown else ""
+    checks: list[Any] = [
+        e.ExpectColumnToExist(
+            column=column,
+            description=f"column {column} is present",
+            meta={
+                "explain": f"required column {column} is missing{hint} (map other names with "
+                "column_map.json in the data folder)"
+            },
+        )
+        for column in required
+    ]
+    return [
+        *checks,
+        e.ExpectTableColumnsToMatchSet(
+            column_set=allowed,
+            exact_match=True,
+            severity="warning",
+            description="no unexpected columns",
+            meta={"explain": f"unexpected columns {unknown} are ignored"},
+        ),
+        e.ExpectTableRowCountToBeBetween(
+            min_value=1,
+            description="batch has rows",
+            meta={"explain": "the batch has no data rows"},
+        ),
+    ]
+
+
+def value_expectations(show: list[str]) -> list[Any]:
+    """The batch's share of bad rows (critical) and each column rule (warning: rows kept out)."""
+    import great_expectations as gx
+
+    e = gx.expectations
+    checks: list[Any] = [
+        e.ExpectColumnValuesToBeInSet(
+            column="row_is_valid",
+            value_set=[True],
+            mostly=1.0 - MAX_BAD_SHARE,
+            description=f"at most {MAX_BAD_SHARE:.0%} of the sessions are bad",
+            meta={
+                "show": ["row_problem", *show],
+                "explain": f"more than {MAX_BAD_SHARE:.0%} of the rows break a rule: the file "
+                "looks broken (a shifted column, another export), so none of it is loaded",
+            },
+        )
+    ]
+    for rule in RULES:
+        checks.append(
+            e.ExpectColumnValuesToBeInSet(
+                column=f"ok_{rule.column}",
+                value_set=[True],
+                severity="warning",
+                description=f"{rule.column} is {rule.rule}",
+                meta={
+                    "show": show,
+                    "example_column": rule.column,
+                    "explain": f"rows whose {rule.column} is not {rule.rule} are kept out of "
+                    "the warehouse (see rejected_rows.csv)",
+                },
+            )
+        )
+    return checks
