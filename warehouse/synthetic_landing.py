@@ -32,7 +32,7 @@ def write_landing(
     n_products: int = 300,
     days: int = 365,
     review_rate: float = 0.12,
-    campaign_customers: int = 6000,
+    campaign_customers: int = 12000,
     n_sessions: int = 4000,
     n_impressions: int = 12000,
 ) -> dict[str, Path]:
