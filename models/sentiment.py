@@ -441,9 +441,11 @@ def top_terms(contributions: Mapping[str, float], k: int) -> dict[str, list[tupl
 
 # -- evaluation ------------------------------------------------------------------------------
 def probability_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    """ROC-AUC, PR-AUC of the negative class, macro-F1, accuracy, Brier, log loss, ECE."""
+    """ROC-AUC, PR-AUC of the negative class, macro-F1, accuracy (plain and balanced), Brier,
+    log loss, ECE."""
     from sklearn.metrics import (
         average_precision_score,
+        balanced_accuracy_score,
         brier_score_loss,
         f1_score,
         log_loss,
@@ -466,6 +468,7 @@ def probability_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
             "pr_auc_negative": float(average_precision_score(1 - y, 1 - p)),
             "macro_f1": float(f1_score(y, predicted, average="macro")),
             "accuracy": float((predicted == y).mean()),
+            "balanced_accuracy": float(balanced_accuracy_score(y, predicted)),
             "brier": float(brier_score_loss(y, p)),
             "log_loss": float(log_loss(y, p, labels=[0, 1])),
             "ece": float(ece),
