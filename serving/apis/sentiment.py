@@ -189,7 +189,9 @@ class ProductReviewsResponse(_Response):
 
 
 def prepare(model: Any) -> dict[str, Any]:
-    """Facts for ``/model_info``."""
+    """Facts for ``/model_info``; builds the model's explainer once, so that the first request
+    asking for terms does not pay for it."""
+    model.explain_many(["warm-up"], k=1)
     return {
         "details": {
             "n_products": len(getattr(model, "insights", {})),
