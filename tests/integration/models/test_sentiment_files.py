@@ -35,7 +35,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     from warehouse.synthetic import generate_orders
     from warehouse.synthetic_reviews import generate_reviews
 
-    orders = generate_orders(end_date=END_DATE, n_customers=300, n_products=80, days=200, seed=5)
+    orders = generate_orders(end_date=END_DATE, n_customers=150, n_products=80, days=150, seed=5)
     reviews = generate_reviews(end_date=END_DATE, orders=orders, seed=5, review_rate=0.5)
     reviews = reviews[reviews["text"].str.strip() != ""].drop_duplicates("review_id")
     frame = reviews.rename(columns={"text": "Review Text", "rating": "Stars"})
