@@ -33,9 +33,20 @@ SEGMENTATION_FEATURES: list[str] = [name for name in CUSTOMER_FEATURES if name !
 #: Product features (``product_sales_stats`` view, mart ``product_features``).
 PRODUCT_FEATURES: list[str] = ["n_buyers", "n_orders", "total_quantity", "avg_unit_price"]
 
+#: Product review features (``product_review_stats`` view, mart ``product_review_stats``):
+#: what a product's reviews say, keyed by the catalogue's stock code.
+PRODUCT_REVIEW_FEATURES: list[str] = [
+    "n_reviews",
+    "mean_rating",
+    "positive_share",
+    "negative_share",
+    "rating_trend_per_30d",
+]
+
 #: Feature view names, after the marts they are exported from.
 CUSTOMER_VIEW = "customer_rfm_stats"
 PRODUCT_VIEW = "product_sales_stats"
+PRODUCT_REVIEW_VIEW = "product_review_stats"
 
 #: Versioned feature services, one per model, and the customer features each one serves.
 FEATURE_SERVICES: dict[str, list[str]] = {
@@ -49,6 +60,8 @@ __all__ = [
     "CUSTOMER_VIEW",
     "FEATURE_SERVICES",
     "PRODUCT_FEATURES",
+    "PRODUCT_REVIEW_FEATURES",
+    "PRODUCT_REVIEW_VIEW",
     "PRODUCT_VIEW",
     "SEGMENTATION_FEATURES",
 ]

@@ -1,6 +1,7 @@
 """Data sources: where Feast reads feature rows, one Parquet file per feature view.
 
-The pipeline exports the dbt marts ``customer_features`` and ``product_features`` into
+The pipeline exports the dbt marts ``customer_features``, ``product_features`` and
+``product_review_stats`` into
 ``settings.feast_data_dir`` (``features.store.export_sources``). Each row is stamped with the
 ``snapshot_at`` it was computed for; the marts only use events strictly before that instant, so
 a row is knowable from ``snapshot_at`` on, which is what point-in-time joins rely on.
@@ -48,5 +49,14 @@ def product_sales_stats_source_in(data_dir: Path) -> FileSource:
     )
 
 
+def product_review_stats_source_in(data_dir: Path) -> FileSource:
+    return parquet_source(
+        "product_review_stats",
+        data_dir,
+        "Mart main.product_review_stats: one row per reviewed product, as of the last review.",
+    )
+
+
 customer_rfm_stats_source = customer_rfm_stats_source_in(get_settings().feast_data_dir)
 product_sales_stats_source = product_sales_stats_source_in(get_settings().feast_data_dir)
+product_review_stats_source = product_review_stats_source_in(get_settings().feast_data_dir)

@@ -14,7 +14,11 @@ from datetime import timedelta
 from feast import FeatureView, Field, FileSource
 from feast.types import Float64, Int64, String
 
-from features.data_sources import customer_rfm_stats_source, product_sales_stats_source
+from features.data_sources import (
+    customer_rfm_stats_source,
+    product_review_stats_source,
+    product_sales_stats_source,
+)
 from features.entities import customer, product
 
 
@@ -62,5 +66,35 @@ def product_sales_stats_view(source: FileSource) -> FeatureView:
     )
 
 
+def product_review_stats_view(source: FileSource) -> FeatureView:
+    """What each product's reviews say: how many, how they rate, the share of each sentiment.
+
+    One row per reviewed product over all its reviews (not a weekly snapshot), stamped with the
+    day after the last review; the ttl keeps a product's review standing for a year.
+    """
+    return FeatureView(
+        name="product_review_stats",
+        entities=[product],
+        ttl=timedelta(days=365),
+        schema=[
+            Field(name="stock_code", dtype=String),
+            Field(name="n_reviews", dtype=Int64, description="Valid reviews of the product."),
+            Field(name="mean_rating", dtype=Float64, description="Mean stars, 1 to 5."),
+            Field(name="positive_share", dtype=Float64, description="Share of 4-5 star reviews."),
+            Field(name="negative_share", dtype=Float64, description="Share of 1-2 star reviews."),
+            Field(
+                name="rating_trend_per_30d",
+                dtype=Float64,
+                description="Stars gained per 30 days (null without dated reviews).",
+            ),
+        ],
+        online=True,
+        source=source,
+        description="Product review statistics: count, mean rating, sentiment shares, trend.",
+        tags={"owner": "mercato", "mart": "product_review_stats", "entity": "product"},
+    )
+
+
 customer_rfm_stats = customer_rfm_stats_view(customer_rfm_stats_source)
 product_sales_stats = product_sales_stats_view(product_sales_stats_source)
+product_review_stats = product_review_stats_view(product_review_stats_source)

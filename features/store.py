@@ -14,7 +14,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from features import CUSTOMER_FEATURES, CUSTOMER_VIEW, FEATURE_SERVICES, PRODUCT_VIEW
+from features import (
+    CUSTOMER_FEATURES,
+    CUSTOMER_VIEW,
+    FEATURE_SERVICES,
+    PRODUCT_REVIEW_VIEW,
+    PRODUCT_VIEW,
+)
 from mercato.settings import Settings
 
 if TYPE_CHECKING:
@@ -47,7 +53,24 @@ EXPORTS: dict[str, tuple[str, str, dict[str, str]]] = {
             "avg_unit_price": "DOUBLE",
         },
     ),
+    PRODUCT_REVIEW_VIEW: (
+        "product_review_stats",
+        "stock_code",
+        {
+            "n_reviews": "BIGINT",
+            "mean_rating": "DOUBLE",
+            "positive_share": "DOUBLE",
+            "negative_share": "DOUBLE",
+            "rating_trend_per_30d": "DOUBLE",
+        },
+    ),
 }
+#: The mart's column for a view's join key where it is named otherwise: a reviewed product's
+#: ``product_id`` is the catalogue's ``stock_code`` when the shop's reviews and orders agree.
+MART_KEYS: dict[str, str] = {PRODUCT_REVIEW_VIEW: "product_id"}
+#: The ``snapshot_at`` column of marts that are not snapshots: ``product_review_stats`` sums
+#: every review, as of its ``stats_as_of``.
+SNAPSHOTS: dict[str, str] = {PRODUCT_REVIEW_VIEW: "stats_as_of"}
 
 _ROW_ORDER = "mercato_entity_row"
 
@@ -75,10 +98,11 @@ def export_sources(settings: Settings) -> dict[str, int]:
     with reader.connect(settings) as con:
         _check_marts(con, settings)
         for view_name, (mart, key, columns) in EXPORTS.items():
+            snapshot = SNAPSHOTS.get(view_name, "snapshot_at")
             select = ",\n".join(
                 [
-                    f"CAST({key} AS VARCHAR) AS {key}",
-                    "timezone('UTC', CAST(snapshot_at AS TIMESTAMP)) AS snapshot_at",
+                    f"CAST({MART_KEYS.get(view_name, key)} AS VARCHAR) AS {key}",
+                    f"timezone('UTC', CAST({snapshot} AS TIMESTAMP)) AS snapshot_at",
                     *(
                         f"CAST({name} AS {sql_type}) AS {name}"
                         for name, sql_type in columns.items()
@@ -89,7 +113,7 @@ def export_sources(settings: Settings) -> dict[str, int]:
             tmp = target.with_suffix(".parquet.tmp")
             quoted = str(tmp).replace("'", "''")
             con.execute(
-                f"COPY (SELECT {select} FROM main.{mart} ORDER BY snapshot_at, {key}) "
+                f"COPY (SELECT {select} FROM main.{mart} ORDER BY 2, 1) "
                 f"TO '{quoted}' (FORMAT parquet)"
             )
             os.replace(tmp, target)
@@ -101,7 +125,9 @@ def export_sources(settings: Settings) -> dict[str, int]:
 def _check_marts(con: Any, settings: Settings) -> None:
     """Fail with one message naming every missing mart or column, before writing anything."""
     problems = []
-    for mart, key, columns in EXPORTS.values():
+    for view_name, (mart, key, columns) in EXPORTS.items():
+        needed = [MART_KEYS.get(view_name, key), SNAPSHOTS.get(view_name, "snapshot_at")]
+        needed += list(columns)
         found = {
             row[0]
             for row in con.execute(
@@ -112,7 +138,7 @@ def _check_marts(con: Any, settings: Settings) -> None:
         }
         if not found:
             problems.append(f"mart main.{mart} is missing")
-        elif missing := [c for c in (key, "snapshot_at", *columns) if c not in found]:
+        elif missing := [c for c in needed if c not in found]:
             problems.append(f"mart main.{mart} lacks column(s) {', '.join(missing)}")
     if problems:
         raise LookupError(
@@ -123,15 +149,25 @@ def _check_marts(con: Any, settings: Settings) -> None:
 
 def definitions(settings: Settings) -> list[Any]:
     """Every Feast object of the repo, with sources reading ``settings.feast_data_dir``."""
-    from features.data_sources import customer_rfm_stats_source_in, product_sales_stats_source_in
+    from features.data_sources import (
+        customer_rfm_stats_source_in,
+        product_review_stats_source_in,
+        product_sales_stats_source_in,
+    )
     from features.entities import customer, product, project
     from features.feature_services import feature_service
-    from features.feature_views import customer_rfm_stats_view, product_sales_stats_view
+    from features.feature_views import (
+        customer_rfm_stats_view,
+        product_review_stats_view,
+        product_sales_stats_view,
+    )
 
     customer_source = customer_rfm_stats_source_in(settings.feast_data_dir)
     product_source = product_sales_stats_source_in(settings.feast_data_dir)
+    review_source = product_review_stats_source_in(settings.feast_data_dir)
     customer_view = customer_rfm_stats_view(customer_source)
     product_view = product_sales_stats_view(product_source)
+    review_view = product_review_stats_view(review_source)
     services = [feature_service(name, customer_view) for name in FEATURE_SERVICES]
     return [
         project,
@@ -139,8 +175,10 @@ def definitions(settings: Settings) -> list[Any]:
         product,
         customer_source,
         product_source,
+        review_source,
         customer_view,
         product_view,
+        review_view,
         *services,
     ]
 

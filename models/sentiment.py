@@ -316,6 +316,10 @@ class SentimentModel(PythonModel):
         self.info = dict(info or {})
         self.algorithm = "tfidf_words_chars_logistic_regression"
 
+    def __getstate__(self) -> dict[str, Any]:
+        """What is pickled: everything but the explainer, which is rebuilt when first asked."""
+        return {k: v for k, v in self.__dict__.items() if k != "_explainer"}
+
     # -- serving contract -------------------------------------------------------------------
     def predict_proba_many(
         self, texts: Sequence[str], titles: Sequence[Any] | None = None
@@ -333,6 +337,16 @@ class SentimentModel(PythonModel):
         """``positive`` at or above the threshold, else ``negative``."""
         return "positive" if probability >= self.threshold else "negative"
 
+    def explain_many(
+        self, texts: Sequence[str], titles: Sequence[Any] | None = None, k: int = 5
+    ) -> list[dict[str, list[tuple[str, float]]]]:
+        """The terms that drove each text's score: ``{"positive": [(term, weight)...],
+        "negative": [...]}``, at most ``k`` a side, strongest first (see :class:`Explainer`)."""
+        explainer = self.__dict__.get("_explainer")
+        if explainer is None:
+            explainer = self.__dict__["_explainer"] = Explainer(self.pipeline)
+        return [top_terms(c, k) for c in explainer.contributions(model_texts(texts, titles))]
+
     def known_product(self, product_id: str) -> bool:
         return str(product_id) in self.insights
 
@@ -348,11 +362,90 @@ class SentimentModel(PythonModel):
         return pd.DataFrame({"probability_positive": p, "label": [self.label(v) for v in p]})
 
 
+class Explainer:
+    """What each term of a text adds to its log-odds of being positive, in the served pipeline.
+
+    The model is linear: a text's log-odds is the intercept plus, for every n-gram it contains,
+    the n-gram's TF-IDF value times its coefficient. Word uni- and bigrams are terms as they
+    stand (``runs small``). A character n-gram belongs to the whitespace-separated tokens it was
+    cut from (``char_wb`` never crosses a space), so its share goes to them in proportion to how
+    often each contains it, and a token's share goes to the word the word vectorizer reads in
+    it (``fit,`` -> ``fit``; the token itself when it reads none: ``tts``, an emoji). Nothing is
+    approximated: the weights of all terms plus the intercept are the text's log-odds.
+    """
+
+    def __init__(self, pipeline: Any) -> None:
+        union = pipeline.named_steps["features"]
+        classifier = pipeline.named_steps["classifier"]
+        coef = np.asarray(classifier.coef_, dtype=np.float64).ravel()
+        weights = union.transformer_weights or {}
+        self.intercept = float(np.asarray(classifier.intercept_).ravel()[0])
+        self.blocks: list[tuple[str, Any, np.ndarray, np.ndarray | None]] = []
+        start = 0
+        for name, vectorizer in union.transformer_list:
+            width = len(vectorizer.vocabulary_)
+            block = coef[start : start + width] * float(weights.get(name, 1.0))
+            start += width
+            is_word = vectorizer.analyzer == "word"
+            names = np.asarray(vectorizer.get_feature_names_out()) if is_word else None
+            self.blocks.append((name, vectorizer, block, names))
+        words = next((v for _, v, _, n in self.blocks if n is not None), None)
+        self._read_words = (
+            (lambda token: words.build_tokenizer()(words.build_preprocessor()(token)))
+            if words is not None
+            else (lambda token: [])
+        )
+
+    def _token_term(self, token: str) -> list[str]:
+        return self._read_words(token) or [token.strip(".,;:!?\"'()[]") or token]
+
+    def contributions(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        """Per text, every term's weight in log-odds (the intercept left out)."""
+        from collections import Counter, defaultdict
+
+        texts = list(texts)
+        out: list[defaultdict[str, float]] = [defaultdict(float) for _ in texts]
+        for _, vectorizer, coef, names in self.blocks:
+            matrix = vectorizer.transform(texts).tocsr()
+            for i, text in enumerate(texts):
+                row = matrix.getrow(i)
+                weighted = (row.data * coef[row.indices]).tolist()
+                values = dict(zip(row.indices.tolist(), weighted, strict=True))
+                if names is not None:
+                    for j, v in values.items():
+                        out[i][str(names[j])] += v
+                    continue
+                analyzer, vocabulary = vectorizer.build_analyzer(), vectorizer.vocabulary_
+                per_token: dict[str, Counter[int]] = {}
+                totals: Counter[int] = Counter()
+                for token in vectorizer.build_preprocessor()(text).split():
+                    grams = Counter(vocabulary[g] for g in analyzer(token) if g in vocabulary)
+                    per_token.setdefault(token, Counter()).update(grams)
+                    totals.update(grams)
+                for token, grams in per_token.items():
+                    share = sum(n / totals[j] * values.get(j, 0.0) for j, n in grams.items())
+                    terms = self._token_term(token)
+                    for term in terms:
+                        out[i][term] += share / len(terms)
+        return [dict(c) for c in out]
+
+
+def top_terms(contributions: Mapping[str, float], k: int) -> dict[str, list[tuple[str, float]]]:
+    """The ``k`` strongest terms of each sign, strongest first (ties by term)."""
+    ranked = sorted(contributions.items(), key=lambda item: (-abs(item[1]), item[0]))
+    return {
+        "positive": [(t, w) for t, w in ranked if w > 0][:k],
+        "negative": [(t, w) for t, w in ranked if w < 0][:k],
+    }
+
+
 # -- evaluation ------------------------------------------------------------------------------
 def probability_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    """ROC-AUC, PR-AUC of the negative class, macro-F1, accuracy, Brier, log loss, ECE."""
+    """ROC-AUC, PR-AUC of the negative class, macro-F1, accuracy (plain and balanced), Brier,
+    log loss, ECE."""
     from sklearn.metrics import (
         average_precision_score,
+        balanced_accuracy_score,
         brier_score_loss,
         f1_score,
         log_loss,
@@ -375,6 +468,7 @@ def probability_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
             "pr_auc_negative": float(average_precision_score(1 - y, 1 - p)),
             "macro_f1": float(f1_score(y, predicted, average="macro")),
             "accuracy": float((predicted == y).mean()),
+            "balanced_accuracy": float(balanced_accuracy_score(y, predicted)),
             "brier": float(brier_score_loss(y, p)),
             "log_loss": float(log_loss(y, p, labels=[0, 1])),
             "ece": float(ece),

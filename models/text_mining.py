@@ -9,9 +9,18 @@ among the negative ones, each smoothed towards the term's share in a background 
 for the overall and category contrasts, the product's category for a product). The prior keeps
 rare terms from topping the list on one or two uses and lets a product with no negative review
 still show what its reviews praise more than its category's do. A term is listed when
-``|z| >= MIN_Z`` (about 95% two-sided) and it appears in at least ``MIN_TERM_REVIEWS`` reviews of
-its side. English stop words are dropped, except negations and ``too``, which carry the
-complaint (``not``, ``too``).
+``z >= MIN_Z`` in its side's direction (one-sided 95%) and it appears in at least
+``MIN_TERM_REVIEWS`` reviews of its side.
+
+**Terms are about the product.** A word that only says how the reviewer feels (``love``,
+``perfect``, ``disappointed``) or what they did (``bought``, ``returned``, ``wanted``) tops
+every product's list and says nothing about the product: these ``GENERIC_WORDS`` and English
+stop words are never a term on their own. A term is a word, or a phrase of two or three
+words, that holds at least one other word; a phrase never starts or ends on a stop word, but
+negations and intensifiers may start one and carry the complaint (``not flattering``, ``too
+small``, ``very soft``), and a feeling word may join what it is about (``love the colour``,
+``looks cheap``). Phrases are cut from the text as written, so ``true to size`` stays whole
+rather than becoming ``true size`` once ``to`` is dropped.
 
 **Topics.** NMF on TF-IDF of the same terms over every review: each topic is its top terms,
 how many reviews it dominates, and their mean rating and positive share, so "fit and sizing"
@@ -24,23 +33,50 @@ frames; scikit-learn is imported inside them.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-#: Terms must clear this |z| (about 95% two-sided) to be listed.
-MIN_Z = 1.96
+#: Terms must clear this z in their side's direction (one-sided 95%) to be listed.
+MIN_Z = 1.645
 #: ... and appear in at least this many reviews of their side.
 MIN_TERM_REVIEWS = 2
 #: Pseudo-counts of the background prior (how hard a small group is pulled towards it).
 PRIOR_STRENGTH = 500.0
 #: Products with fewer labelled reviews get no terms of their own (too little to contrast).
 MIN_PRODUCT_REVIEWS = 5
-#: Words kept although they are English stop words: they carry praise and complaint.
+
+
+def _word_set(words: str) -> frozenset[str]:
+    """The words of a whitespace-separated list."""
+    return frozenset(words.split())
+
+
+#: English stop words that may start a phrase: they carry praise and complaint.
 KEPT_STOP_WORDS = frozenset({"not", "no", "nor", "never", "nothing", "cannot", "too", "very"})
+#: Words that say how a reviewer feels or what they did, not what the product is like: never a
+#: term on their own (see the module docstring), though they may be part of a phrase.
+GENERIC_WORDS = _word_set(
+    """absolutely actually adorable amazing appear appeared appears arrived awesome awful bad
+    beautiful beautifully best better bit bought bummed buy buying compliment compliments could
+    couldn't cute decided definitely did disappointed disappointing disappointment does doing
+    excellent exchange excited expected expecting fantastic favorite favourite feel feels felt
+    fine get gets getting glad going good gorgeous got great happy hate hated highly hope hoped
+    hopes hoping horrible item items just keep keeping kept know like liked likes little look
+    looked looking looks lot love loved lovely loves loving made make makes maybe minutes nice
+    ok okay online order ordered ordering overall perfect perfectly pleased poor pretty product
+    purchase purchased purchasing really received recommend recommended retailer return
+    returned returning returns sad sadly said saw say seemed seems seen send sent simply store
+    stunning super sure terrible thing things think thought time times took totally tried truly
+    try trying unfortunately usually want wanted wanting way wear wearing went wish wished
+    wonderful wore worn worse worst"""
+)
 TOKEN_PATTERN = r"(?u)\b[a-zA-Z][a-zA-Z']+\b"
+_TOKENS = re.compile(TOKEN_PATTERN)
 
 
 def stop_words() -> list[str]:
@@ -50,18 +86,60 @@ def stop_words() -> list[str]:
     return sorted(ENGLISH_STOP_WORDS - KEPT_STOP_WORDS)
 
 
+@functools.cache
+def _word_classes() -> tuple[frozenset[str], frozenset[str]]:
+    """(English stop words, words that cannot be a term's only word)."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    stops = frozenset(ENGLISH_STOP_WORDS)
+    return stops, stops | GENERIC_WORDS
+
+
+def category_words(categories: Sequence[Any]) -> frozenset[str]:
+    """The words of category names and their singulars (``Dresses`` -> ``dresses``, ``dress``):
+    what the product *is*, not what it is like, so never a term on its own either."""
+    out: set[str] = set()
+    for name in {str(c) for c in categories if isinstance(c, str) and c}:
+        for word in _TOKENS.findall(name.lower()):
+            out.add(word)
+            if word.endswith("es"):
+                out.add(word[:-2])
+            if word.endswith("s"):
+                out.add(word[:-1])
+    return frozenset(out)
+
+
+def review_analyzer(text: str, also_generic: frozenset[str] = frozenset()) -> list[str]:
+    """The terms of one text: words and phrases of up to three words (module docstring);
+    ``also_generic`` words are treated as :data:`GENERIC_WORDS`."""
+    stops, not_alone = _word_classes()
+    not_alone = not_alone | also_generic if also_generic else not_alone
+    words = _TOKENS.findall(str(text).lower().replace("\u2019", "'"))
+    out = [w for w in words if w not in not_alone]
+    for n in (2, 3):
+        for i in range(len(words) - n + 1):
+            gram = words[i : i + n]
+            first, last = gram[0], gram[-1]
+            if first in stops and first not in KEPT_STOP_WORDS or last in stops:
+                continue
+            if any(w not in not_alone for w in gram):
+                out.append(" ".join(gram))
+    return out
+
+
 def review_terms(
-    texts: Sequence[str], min_df: int = 3, max_features: int = 30_000
+    texts: Sequence[str],
+    min_df: int = 3,
+    max_features: int = 30_000,
+    also_generic: frozenset[str] = frozenset(),
 ) -> tuple[Any, np.ndarray]:
-    """(reviews x terms binary CSR matrix, the terms): uni- and bigrams, counted once a review."""
+    """(reviews x terms binary CSR matrix, the terms): :func:`review_analyzer`'s terms, counted
+    once a review; the ``max_features`` most frequent of those in ``min_df`` reviews or more."""
     from sklearn.feature_extraction.text import CountVectorizer
 
     vectorizer = CountVectorizer(
-        ngram_range=(1, 2),
+        analyzer=functools.partial(review_analyzer, also_generic=also_generic),
         binary=True,
-        lowercase=True,
-        stop_words=stop_words(),
-        token_pattern=TOKEN_PATTERN,
         min_df=min(min_df, max(1, len(texts))),
         max_features=max_features,
         dtype=np.float64,
@@ -169,7 +247,8 @@ def mine_terms(reviews: pd.DataFrame, k: int = 10) -> dict[str, Any]:
     reviews; their background is their category's counts (all reviews without a category).
     """
     texts = model_texts(reviews["text"], reviews.get("title"))
-    matrix, terms = review_terms(texts)
+    names = reviews["category"] if "category" in reviews.columns else []
+    matrix, terms = review_terms(texts, also_generic=category_words(names))
     if matrix.shape[1] == 0:
         return {"overall": {"praise": [], "complaints": []}, "by_category": {}, "by_product": {}}
     labels = pd.to_numeric(reviews["is_positive"], errors="coerce").to_numpy(dtype=np.float64)
@@ -221,9 +300,7 @@ def topics(
     if len(texts) < 20:
         return []
     vectorizer = TfidfVectorizer(
-        ngram_range=(1, 2),
-        stop_words=stop_words(),
-        token_pattern=TOKEN_PATTERN,
+        analyzer=review_analyzer,
         min_df=3,
         max_df=0.5,
         max_features=20_000,

@@ -132,6 +132,18 @@ def _parser() -> argparse.ArgumentParser:
     rollback.add_argument("model")
     rollback.set_defaults(func=_rollback)
 
+    sentiment = sub.add_parser("sentiment", help="use the sentiment champion on a file")
+    sentiment_sub = sentiment.add_subparsers(dest="sentiment_command", required=True)
+    score = sentiment_sub.add_parser(
+        "score", help="score every text of a CSV, TSV, Parquet or JSON-lines file"
+    )
+    score.add_argument("path", type=Path, help="the file of texts")
+    score.add_argument("--text-col", default="text", help="the text column (default: text)")
+    score.add_argument("--title-col", help="a title column (the model reads 'title. text')")
+    score.add_argument("--terms", type=int, default=0, help="driving terms of each sign to add")
+    score.add_argument("--out", type=Path, required=True, help="scored file (.csv or .parquet)")
+    score.set_defaults(func=_sentiment_score)
+
     info = sub.add_parser("info", help="show the settings and where each tool writes")
     info.set_defaults(func=_info)
     _add_campaign(sub)
@@ -235,6 +247,13 @@ def _rollback(settings: Settings, args: argparse.Namespace) -> int:
     from models import registry
 
     _print(registry.rollback(settings, args.model))
+    return 0
+
+
+def _sentiment_score(settings: Settings, args: argparse.Namespace) -> int:
+    from models.sentiment_files import score_file
+
+    _print(score_file(settings, args.path, args.out, args.text_col, args.title_col, args.terms))
     return 0
 
 

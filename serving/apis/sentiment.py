@@ -3,7 +3,10 @@
 
 ``/sentiment`` and ``/sentiment_batch`` score texts a caller sends (a review, a support
 message, a survey answer): the probability that it is positive, its label (``positive`` at or
-above the model's threshold of 0.5, else ``negative``) and the version that answered.
+above the model's threshold of 0.5, else ``negative``), the terms that drove it (what each word
+or two-word phrase of the text adds to its log-odds in the linear model, strongest first, the
+ones that pushed it up and the ones that pushed it down; ``terms: 0`` leaves them out) and the
+version that answered.
 ``/product_reviews`` answers what the reviews of one product say: their count, mean rating,
 rating-derived sentiment shares and trend (mart ``product_review_stats``), and the terms its
 positive reviews praise and its negative reviews complain about (``models.text_mining``), as of
@@ -22,9 +25,12 @@ from serving.core import MercatoCore, NotFound
 from serving.schemas import MAX_BATCH
 from warehouse.sources.reviews import MAX_TEXT_CHARS
 
-REQUIRES = ("predict_proba_many", "product_insight", "known_product", "label")
+REQUIRES = ("predict_proba_many", "explain_many", "product_insight", "known_product", "label")
 #: Most terms of each side one request may ask for (the model keeps 10 a product).
 MAX_TERMS = 10
+#: Most driving terms of each sign one scored text may ask for, and the default.
+MAX_DRIVERS = 20
+DEFAULT_DRIVERS = 5
 
 EXAMPLE_TEXT = "Love this dress: the fabric is soft and it fits perfectly."
 
@@ -73,6 +79,15 @@ class _Response(BaseModel):
     model_config = ConfigDict(allow_inf_nan=False)
 
 
+def _drivers_field() -> Any:
+    return Field(
+        default=DEFAULT_DRIVERS,
+        ge=0,
+        le=MAX_DRIVERS,
+        description=f"Driving terms of each sign to return per text (0 to {MAX_DRIVERS}; 0: none).",
+    )
+
+
 class SentimentRequest(_Request):
     """One text to score, with its title when it is a review that has one."""
 
@@ -83,6 +98,22 @@ class SentimentRequest(_Request):
         description="The review's headline, if any (the model reads 'title. text').",
         examples=["Perfect fit"],
     )
+    terms: int = _drivers_field()
+
+
+class TermWeight(_Response):
+    """One term of the text and what it added to the text's log-odds of being positive."""
+
+    term: str = Field(
+        description="A word or two-word phrase as the model reads it (lower case).",
+        examples=["fits perfectly"],
+    )
+    weight: float = Field(
+        description="Its contribution to the log-odds: TF-IDF value times coefficient, the "
+        "character n-grams of the word included. All terms' weights plus the model's intercept "
+        "sum to the text's log-odds.",
+        examples=[0.82],
+    )
 
 
 class SentimentScore(_Response):
@@ -91,6 +122,13 @@ class SentimentScore(_Response):
     )
     label: Literal["positive", "negative"] = Field(
         description="positive when the probability is at least 0.5, else negative."
+    )
+    positive_terms: list[TermWeight] = Field(
+        description="The terms that pushed the text towards positive, strongest first."
+    )
+    negative_terms: list[TermWeight] = Field(
+        description="The terms that pushed the text towards negative, strongest first "
+        "(negative weights)."
     )
 
 
@@ -104,6 +142,7 @@ class SentimentBatchRequest(_Request):
     texts: list[ReviewText] = Field(
         min_length=1, max_length=MAX_BATCH, description=f"1 to {MAX_BATCH:,} texts to score."
     )
+    terms: int = _drivers_field()
 
 
 class SentimentBatchResponse(_Response):
@@ -150,7 +189,9 @@ class ProductReviewsResponse(_Response):
 
 
 def prepare(model: Any) -> dict[str, Any]:
-    """Facts for ``/model_info``."""
+    """Facts for ``/model_info``; builds the model's explainer once, so that the first request
+    asking for terms does not pay for it."""
+    model.explain_many(["warm-up"], k=1)
     return {
         "details": {
             "n_products": len(getattr(model, "insights", {})),
@@ -159,20 +200,34 @@ def prepare(model: Any) -> dict[str, Any]:
     }
 
 
-def _scores(model: Any, texts: list[str], titles: list[str | None]) -> list[SentimentScore]:
+def _weights(found: list[tuple[str, float]]) -> list[TermWeight]:
+    return [TermWeight(term=t, weight=round(float(w), 6)) for t, w in found]
+
+
+def _scores(model: Any, texts: list[str], titles: list[str | None], k: int) -> list[SentimentScore]:
     p = model.predict_proba_many(texts, titles)
-    return [SentimentScore(probability_positive=float(v), label=model.label(float(v))) for v in p]
+    empty: dict[str, list] = {"positive": [], "negative": []}
+    drivers = model.explain_many(texts, titles, k=k) if k else [empty] * len(texts)
+    return [
+        SentimentScore(
+            probability_positive=float(v),
+            label=model.label(float(v)),
+            positive_terms=_weights(d["positive"]),
+            negative_terms=_weights(d["negative"]),
+        )
+        for v, d in zip(p, drivers, strict=True)
+    ]
 
 
 def sentiment(core: MercatoCore, req: SentimentRequest) -> SentimentResponse:
     m = core.model(MODEL_NAME)
-    score = _scores(m.model, [req.text], [req.title])[0]
+    score = _scores(m.model, [req.text], [req.title], req.terms)[0]
     return SentimentResponse(**score.model_dump(), model_version=m.version)
 
 
 def sentiment_batch(core: MercatoCore, req: SentimentBatchRequest) -> SentimentBatchResponse:
     m = core.model(MODEL_NAME)
-    results = _scores(m.model, list(req.texts), [None] * len(req.texts))
+    results = _scores(m.model, list(req.texts), [None] * len(req.texts), req.terms)
     return SentimentBatchResponse(results=results, model_version=m.version)
 
 

@@ -47,8 +47,8 @@ CORPUS = pd.DataFrame(
         "rating": [5, 5, 4, 5, 1, 2, 1, 3] * 2,
     }
 )
-#: Five deliveries of the same sixteen reviews: enough uses for a term to be significant.
-CORPUS = pd.concat([CORPUS] * 5, ignore_index=True)
+#: Eight deliveries of the same sixteen reviews: enough uses for a term to be significant.
+CORPUS = pd.concat([CORPUS] * 8, ignore_index=True)
 
 
 def test_no_product_is_on_both_sides_and_sides_are_stable() -> None:
@@ -65,7 +65,7 @@ def test_no_product_is_on_both_sides_and_sides_are_stable() -> None:
 
 def test_neutral_reviews_are_kept_apart_from_the_labels() -> None:
     rated = labelled(CORPUS)
-    assert len(rated) == 70 and set(rated["is_positive"]) == {0, 1}
+    assert len(rated) == 14 * 8 and set(rated["is_positive"]) == {0, 1}
     assert 3 not in set(rated["rating"])
 
 
@@ -94,8 +94,10 @@ def test_praise_and_complaints_are_found_per_product_and_category() -> None:
     terms = text_mining.mine_terms(CORPUS, k=5)
     praise = {t["term"] for t in terms["overall"]["praise"]}
     complaints = {t["term"] for t in terms["overall"]["complaints"]}
-    assert "love" in praise and "broken" not in praise
-    assert {"broken", "ripped"} & complaints and "love" not in complaints
+    assert {"sturdy", "colours"} <= praise and "broken" not in praise
+    assert {"broken", "ripped"} & complaints and "sturdy" not in complaints
+    # how the reviewer felt is not what the product is like: never a term on its own
+    assert not (praise | complaints) & text_mining.GENERIC_WORDS
     mug, bag = terms["by_product"]["mug"], terms["by_product"]["bag"]
     assert "broken" in {t["term"] for t in mug["complaints"]}
     assert "ripped" in {t["term"] for t in bag["complaints"]}
@@ -109,6 +111,18 @@ def test_praise_and_complaints_are_found_per_product_and_category() -> None:
 def test_negations_and_too_stay_in_the_terms() -> None:
     _, terms = text_mining.review_terms(["not flattering at all", "too small", "not flattering"], 1)
     assert {"not flattering", "too small"} <= set(terms)
+
+
+def test_phrases_are_cut_as_written_and_hold_a_word_about_the_product() -> None:
+    terms = set(text_mining.review_analyzer("I love the colour, it runs true to size!"))
+    assert {"colour", "love the colour", "runs", "true to size", "runs true"} <= terms
+    # no term of stop or feeling words alone, none ending on a stop word, none across one
+    assert not terms & {"love", "love the", "the colour it", "true size", "it runs"}
+    assert "not" not in text_mining.review_analyzer("not great, not bad")
+    dress = text_mining.category_words(["Dresses", "Fine gauge"])
+    assert {"dresses", "dress", "gauge"} <= dress
+    assert "dress" not in text_mining.review_analyzer("a dress with pockets", dress)
+    assert "dress with pockets" in text_mining.review_analyzer("a dress with pockets", dress)
 
 
 def test_topics_group_reviews_with_their_ratings() -> None:
@@ -180,3 +194,70 @@ def test_api_requests_refuse_blank_long_and_mistyped_texts() -> None:
     assert ProductReviewsRequest(product_id=767).product_id == "767"
     with pytest.raises(ValidationError):
         ProductReviewsRequest(product_id="a\nb")
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    """The family's text model fitted on a few dozen clothing-like reviews (a second or two)."""
+    from models.sentiment import SentimentModel, fit_text_model
+
+    praise = ["love this dress, fits perfectly", "soft fabric, lovely colour", "so comfy"]
+    complaints = ["runs small, returned it", "cheap fabric, itchy", "poor quality, ripped"]
+    texts = (praise + complaints) * 8
+    labels = np.array(([1] * 3 + [0] * 3) * 8)
+    pipeline, _, _ = fit_text_model(texts, labels, [str(i % 5) for i in range(len(texts))])
+    return SentimentModel(pipeline, {})
+
+
+def test_the_driving_terms_add_up_to_the_texts_log_odds(small_model) -> None:
+    from models.sentiment import Explainer
+
+    explainer = Explainer(small_model.pipeline)
+    texts = ["Love the fabric, but it runs small!! tts", "ok", "Itchy.  Returned 😞 it"]
+    for text, weights in zip(texts, explainer.contributions(texts), strict=True):
+        p = small_model.predict_proba(text)
+        assert sum(weights.values()) + explainer.intercept == pytest.approx(np.log(p / (1 - p)))
+    # every term is a word or phrase of the text, never a character fragment
+    first = explainer.contributions(texts[:1])[0]
+    assert set(first) <= {"love", "the", "fabric", "but", "it", "runs", "small", "tts"} | {
+        "love the",
+        "the fabric",
+        "fabric but",
+        "but it",
+        "it runs",
+        "runs small",
+    }
+    # a word the word vocabulary lacks still gets its characters' weight
+    assert "tts" in first and first["tts"] != 0
+
+
+def test_the_driving_terms_point_the_way_the_text_leans(small_model) -> None:
+    found = small_model.explain_many(
+        ["Love it but it runs small", "Soft and lovely"], ["Great", None], k=3
+    )
+    mixed, praise = found
+    assert mixed["positive"][0][0] in {"love", "great"}
+    assert {"small", "runs small", "runs"} & {t for t, _ in mixed["negative"]}
+    assert all(w > 0 for _, w in mixed["positive"]) and all(w < 0 for _, w in mixed["negative"])
+    assert len(mixed["positive"]) <= 3 and len(mixed["negative"]) <= 3
+    weights = [abs(w) for _, w in mixed["negative"]]
+    assert weights == sorted(weights, reverse=True)
+    assert not any(t in {"small", "runs"} for t, _ in praise["negative"][:1])
+    # the explainer is rebuilt after pickling, not stored with the model
+    import pickle
+
+    again = pickle.loads(pickle.dumps(small_model))
+    assert "_explainer" not in again.__dict__
+    assert again.explain_many(["Soft and lovely"], k=3) == small_model.explain_many(
+        ["Soft and lovely"], k=3
+    )
+
+
+def test_api_requests_bound_the_number_of_driving_terms() -> None:
+    from serving.apis.sentiment import MAX_DRIVERS, SentimentBatchRequest, SentimentRequest
+
+    assert SentimentRequest(text="fine").terms == 5
+    assert SentimentBatchRequest(texts=["a"], terms=0).terms == 0
+    for bad in (-1, MAX_DRIVERS + 1, "3"):
+        with pytest.raises(ValidationError):
+            SentimentRequest(text="fine", terms=bad)

@@ -3,6 +3,8 @@
 -- rating_trend_per_30d is the least-squares slope of the rating against created_at, in stars
 -- per 30 days, over the product's dated reviews. It is null when the reviews carry no dates
 -- (the clothing file has none), when fewer than 3 are dated, or when they share one instant.
+-- stats_as_of is the instant every row's statistics hold at (the Feast export's snapshot_at):
+-- the day after the last dated review, or when the last review was loaded if none is dated.
 
 with
 
@@ -43,6 +45,7 @@ stats as (
         count(created_at) as n_dated_reviews,
         min(created_at) as first_review_at,
         max(created_at) as last_review_at,
+        max(loaded_at) as last_loaded_at,
         regr_slope(rating, epoch(created_at) / 86400.0) * 30 as rating_slope_per_30d
     from reviews
     group by product_id
@@ -79,7 +82,11 @@ final as (
 
         ---------- timestamps
         stats.first_review_at,
-        stats.last_review_at
+        stats.last_review_at,
+        coalesce(
+            date_trunc('day', max(stats.last_review_at) over ()) + interval 1 day,
+            max(stats.last_loaded_at) over ()
+        ) as stats_as_of
 
     from stats
     left join categories_ranked

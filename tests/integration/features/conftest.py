@@ -30,7 +30,12 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def warehouse(home: Path, marts: Marts) -> Settings:
     """Settings whose warehouse holds the synthetic marts."""
     settings = get_settings()
-    write_warehouse(settings.warehouse_path, marts.customer_features, marts.product_features)
+    write_warehouse(
+        settings.warehouse_path,
+        marts.customer_features,
+        marts.product_features,
+        marts.product_review_stats,
+    )
     return settings
 
 

@@ -34,6 +34,7 @@ class Marts:
     customer_features: pd.DataFrame
     product_features: pd.DataFrame
     snapshots: list[datetime]
+    product_review_stats: pd.DataFrame
 
 
 def make_marts(n_customers: int = 40, n_weeks: int = 20, seed: int = 7) -> Marts:
@@ -104,19 +105,38 @@ def make_marts(n_customers: int = 40, n_weeks: int = 20, seed: int = 7) -> Marts
             "avg_unit_price": rng.uniform(0.5, 20, size=30).round(2),
         }
     )
-    return Marts(orders_df, customer_features, product_features, snapshots)
+    n_reviews = rng.integers(1, 60, size=20)
+    negative = rng.integers(0, 1 + n_reviews // 2)
+    product_review_stats = pd.DataFrame(
+        {
+            "product_id": [f"P{n:03d}" for n in range(20)],
+            "n_reviews": n_reviews,
+            "mean_rating": rng.uniform(1, 5, size=20).round(3),
+            "positive_share": (n_reviews - negative) / n_reviews,
+            "negative_share": negative / n_reviews,
+            "rating_trend_per_30d": np.where(
+                np.arange(20) % 4 == 0, np.nan, rng.normal(0, 0.1, 20)
+            ),
+            "stats_as_of": snapshots[-1],
+        }
+    )
+    return Marts(orders_df, customer_features, product_features, snapshots, product_review_stats)
 
 
 def write_warehouse(
-    path: Path, customer_features: pd.DataFrame, product_features: pd.DataFrame
+    path: Path,
+    customer_features: pd.DataFrame,
+    product_features: pd.DataFrame,
+    product_review_stats: pd.DataFrame | None = None,
 ) -> None:
-    """Write the two marts as ``main.customer_features`` / ``main.product_features``."""
+    """Write the marts as ``main.customer_features``, ``main.product_features`` and (given)
+    ``main.product_review_stats``."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    marts = [("customer_features", customer_features), ("product_features", product_features)]
+    if product_review_stats is not None:
+        marts.append(("product_review_stats", product_review_stats))
     with duckdb.connect(str(path)) as con:
-        for name, frame in (
-            ("customer_features", customer_features),
-            ("product_features", product_features),
-        ):
+        for name, frame in marts:
             con.register("frame", frame)
             con.execute(f"CREATE OR REPLACE TABLE main.{name} AS SELECT * FROM frame")
             con.unregister("frame")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from features import CUSTOMER_FEATURES, FEATURE_SERVICES, PRODUCT_FEATURES
+from features import CUSTOMER_FEATURES, FEATURE_SERVICES, PRODUCT_FEATURES, PRODUCT_REVIEW_FEATURES
 from mercato.settings import REPO_ROOT, get_settings
 
 FEATURES_DIR = REPO_ROOT / "features"
@@ -44,11 +44,15 @@ def test_cli_repo_defines_entities_views_and_versioned_services(
     assert {source.name for source in contents.data_sources} == {
         "customer_rfm_stats_source",
         "product_sales_stats_source",
+        "product_review_stats_source",
     }
     views = {view.name: view for view in contents.feature_views}
     customer, product = views["customer_rfm_stats"], views["product_sales_stats"]
     assert [field.name for field in customer.features] == CUSTOMER_FEATURES
     assert [field.name for field in product.features] == PRODUCT_FEATURES
+    reviews = views["product_review_stats"]
+    assert [field.name for field in reviews.features] == PRODUCT_REVIEW_FEATURES
+    assert reviews.entities == ["product"]
     for view in views.values():
         assert view.ttl is not None and view.ttl >= timedelta(days=7)
         assert view.tags["owner"] == "mercato"

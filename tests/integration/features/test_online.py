@@ -63,6 +63,30 @@ def test_online_values_equal_offline_values_at_materialization(
     assert reader.get_customer_features(customers) == online
 
 
+def test_product_review_features_are_materialized_with_the_others(
+    online_settings: Settings, marts: Marts
+) -> None:
+    from features import PRODUCT_REVIEW_FEATURES, PRODUCT_REVIEW_VIEW
+
+    store.export_sources(online_settings)
+    store.apply(online_settings)
+    store.materialize(online_settings)
+    stats = marts.product_review_stats.set_index("product_id")
+    products = [*stats.index[:3], "NO-SUCH"]
+    online = (
+        store.feature_store(online_settings)
+        .get_online_features(
+            features=[f"{PRODUCT_REVIEW_VIEW}:{name}" for name in PRODUCT_REVIEW_FEATURES],
+            entity_rows=[{"stock_code": p} for p in products],
+        )
+        .to_dict()
+    )
+    for i, product in enumerate(products[:3]):
+        assert online["n_reviews"][i] == stats.loc[product, "n_reviews"]
+        assert online["negative_share"][i] == pytest.approx(stats.loc[product, "negative_share"])
+    assert online["n_reviews"][3] is None
+
+
 def test_older_window_never_overwrites_newer_values(
     online_settings: Settings, marts: Marts
 ) -> None:

@@ -20,7 +20,14 @@ def test_export_writes_typed_parquet_per_view(warehouse: Settings, marts: Marts)
     assert counts == {
         "customer_rfm_stats": len(marts.customer_features),
         "product_sales_stats": len(marts.product_features),
+        "product_review_stats": len(marts.product_review_stats),
     }
+    reviews = pd.read_parquet(warehouse.feast_data_dir / "product_review_stats.parquet")
+    assert list(reviews.columns[:2]) == ["stock_code", "snapshot_at"]
+    assert list(reviews["stock_code"]) == list(marts.product_review_stats["product_id"])
+    np.testing.assert_allclose(
+        reviews["negative_share"], marts.product_review_stats["negative_share"]
+    )
     schema = pq.read_schema(warehouse.feast_data_dir / "customer_rfm_stats.parquet")
     assert schema.names == ["customer_id", "snapshot_at", *CUSTOMER_FEATURES]
     assert str(schema.field("customer_id").type) == "string"

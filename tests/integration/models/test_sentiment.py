@@ -30,6 +30,7 @@ from models.sentiment import (
     holdout_metrics,
     labelled,
 )
+from models.text_mining import GENERIC_WORDS
 
 CLOTHING_ZIP = REPO_ROOT.parent / "shared" / "data" / "reviews"
 CLOTHING_ZIP = CLOTHING_ZIP / "womens_clothing_ecommerce_reviews.csv.zip"
@@ -180,7 +181,8 @@ def test_text_mining_is_readable_in_the_run(first) -> None:
     assert {"terms_overall.json", "terms_by_product.json", "topics.json"} <= names
     overall = json.loads((folder / "terms_overall.json").read_text())
     complaints = {t["term"] for t in overall["complaints"]}
-    assert complaints & {"broken", "waste", "disappointed", "refund"}, complaints
+    assert complaints & {"broken", "chipped", "smell", "chemical smell", "handle"}, complaints
+    assert not complaints & GENERIC_WORDS
     topics = json.loads((folder / "topics.json").read_text())
     assert topics["columns"][:2] == ["topic", "terms"] and topics["data"]
 
@@ -245,3 +247,80 @@ def test_on_the_real_clothing_reviews_the_model_beats_the_lexicon_on_unseen_prod
     assert holdout_metrics(fitted.model, split.holdout)["roc_auc"] == pytest.approx(
         model["roc_auc"]
     )
+
+
+def test_the_cli_scores_a_file_with_the_champion(first, review_data, tmp_path, monkeypatch):
+    from models import registry
+    from pipeline.cli import main
+
+    settings, result = first
+    for key, value in settings.to_env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", settings.tracking_uri)
+    bad = "Terrible quality, it arrived broken. Sent it back, a complete waste of money."
+    texts = pd.DataFrame(
+        {"id": ["a", "b", "c"], "body": ["Absolutely love it, would buy again", bad, " "]}
+    )
+    src, out = tmp_path / "texts.csv", tmp_path / "scored.parquet"
+    texts.to_csv(src, index=False)
+    argv = ["sentiment", "score", str(src), "--text-col", "body", "--terms", "2"]
+    assert main([*argv, "--out", str(out)]) == 0
+    scored = pd.read_parquet(out)
+    model = registry.load_version(settings, MODEL_NAME, result.version)
+    expected = model.predict_proba_many(list(texts["body"][:2]))
+    assert list(scored["probability_positive"][:2]) == pytest.approx(list(expected))
+    assert list(scored["label"][:2]) == [model.label(p) for p in expected]
+    assert expected[0] > expected[1] + 0.1
+    assert pd.isna(scored["probability_positive"][2]), "an empty text is not scored"
+    assert scored["negative_terms"][1] and list(scored["id"]) == ["a", "b", "c"]
+
+
+#: Words of what clothes are like: a product's praise and complaints should be made of these.
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+CLOTHING_ATTRIBUTES = _words(
+    """fit fits fitted fitting size sizes sized sizing small smaller large larger big bigger huge
+    tiny tight loose long short length petite tall waist waisted hips chest bust shoulders arms
+    sleeves sleeve neckline knee fabric material cotton rayon linen wool silk knit soft softer
+    stiff scratchy itchy thin thick sheer heavy light warm cozy comfortable comfy colour color
+    colors colours print pattern shape shapeless boxy tent sack flattering unflattering zipper
+    buttons seams stitching holes quality cheap wash washed washing shrunk shrank dry water
+    true flowy drape lining lined pockets casual summer fall spring winter"""
+)
+
+
+@pytest.mark.slow
+def test_on_the_real_clothing_reviews_the_top_products_terms_are_product_attributes() -> None:
+    """The five most-reviewed products' praise and complaints name what the clothes are like
+    (fit, fabric, size, colour...), not how the reviewer felt (``love``, ``disappointed``)."""
+    from models.text_mining import mine_terms
+
+    if not CLOTHING_ZIP.is_file():
+        pytest.skip(f"real reviews not found at {CLOTHING_ZIP}")
+    raw = pd.read_csv(CLOTHING_ZIP, index_col=0)
+    raw = raw[raw["Review Text"].notna()]
+    rating = raw["Rating"]
+    reviews = pd.DataFrame(
+        {
+            "product_id": raw["Clothing ID"].astype(str),
+            "category": raw["Class Name"],
+            "title": raw["Title"],
+            "text": raw["Review Text"],
+            "rating": rating,
+            "is_positive": np.where(rating >= 4, 1.0, np.where(rating <= 2, 0.0, np.nan)),
+        }
+    )
+    terms = mine_terms(reviews)
+    top = reviews["product_id"].value_counts().index[:5]
+    listed = []
+    for product in top:
+        found = terms["by_product"][product]
+        assert found["complaints"], product
+        listed += [t["term"] for t in found["praise"] + found["complaints"]]
+    assert not set(listed) & GENERIC_WORDS
+    about = [t for t in listed if set(t.split()) & CLOTHING_ATTRIBUTES]
+    assert len(about) >= 0.6 * len(listed), sorted(set(listed) - set(about))
+    praise = {t["term"] for p in top for t in terms["by_product"][p]["praise"]}
+    assert praise & {"comfortable", "soft", "fits", "true to size"}

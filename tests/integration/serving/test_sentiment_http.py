@@ -1,14 +1,13 @@
 """``/sentiment``, ``/sentiment_batch`` and ``/product_reviews`` over HTTP, on ``bentoml serve``.
 
-The pipeline's data folder already holds reviews of its own orders (generated into landing,
-ingested, cleaned by dbt) and a sentiment champion trained by the pipeline; a server is started on
-a copy of it. Expected answers come from the champion loaded in this process.
+The pipeline's data folder (``pipeline_home``) already holds reviews of its own orders and a
+sentiment champion trained by the pipeline's run; the server runs on the session's serving copy
+of it. Expected answers come from that champion loaded in this process.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from collections.abc import Iterator
 
 import httpx
@@ -25,36 +24,26 @@ NEGATIVE = "Terrible quality, it arrived broken. Sent it back, a complete waste 
 
 
 @pytest.fixture(scope="module")
-def sentiment_home(
-    serving_home: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Settings, str]:
-    """A copy of the serving folder, and the sentiment champion's version the pipeline trained."""
-    from models import registry
-
-    root = tmp_path_factory.mktemp("sentiment-serving")
-    shutil.copytree(
-        serving_home.home, root / "home", ignore=shutil.ignore_patterns("bentoml", "serving")
-    )
-    settings = dataclasses.replace(serving_home, home=root / "home")
-    version = registry.champion_version(settings, MODEL_NAME)
-    assert version is not None, "the pipeline run left no sentiment champion"
-    return settings, version
+def sentiment_home(serving_home: Settings) -> Settings:
+    """The serving copy of the pipeline's data folder (reviews in, sentiment trained)."""
+    return serving_home
 
 
 @pytest.fixture(scope="module")
-def champion(sentiment_home):
+def champion(sentiment_home: Settings):
+    """(the sentiment champion the pipeline's run promoted, its version)."""
     from models import registry
 
-    settings, version = sentiment_home
-    return registry.load_version(settings, MODEL_NAME, version), version
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", sentiment_home.tracking_uri)
+        return registry.load_champion(sentiment_home, MODEL_NAME)
 
 
 @pytest.fixture(scope="module")
-def client(sentiment_home) -> Iterator[httpx.Client]:
+def client(sentiment_home: Settings) -> Iterator[httpx.Client]:
     from serving.launch import free_port, start_background
 
-    settings, _ = sentiment_home
-    settings = dataclasses.replace(settings, model_poll_seconds=0.0)
+    settings = dataclasses.replace(sentiment_home, model_poll_seconds=0.0)
     with (
         start_background(settings, port=free_port(), timeout=300) as server,
         httpx.Client(base_url=server.url, timeout=30) as value,
@@ -80,6 +69,34 @@ def test_sentiment_answers_what_the_champion_computes(client, champion) -> None:
     )
 
 
+def test_sentiment_names_the_terms_that_drove_it(client, champion) -> None:
+    model, _ = champion
+    text = "Love the colour but it arrived broken."
+    body = client.post("/sentiment", json={"text": text, "terms": 3}).json()
+    expected = model.explain_many([text], k=3)[0]
+    for side in ("positive", "negative"):
+        got = body[f"{side}_terms"]
+        assert [t["term"] for t in got] == [t for t, _ in expected[side]]
+        assert [t["weight"] for t in got] == pytest.approx([w for _, w in expected[side]], abs=1e-6)
+    assert all(t["weight"] > 0 for t in body["positive_terms"])
+    assert all(t["weight"] < 0 for t in body["negative_terms"])
+    assert {"broken", "arrived broken"} & {t["term"] for t in body["negative_terms"]}
+    quiet = client.post("/sentiment", json={"text": text, "terms": 0}).json()
+    assert quiet["positive_terms"] == [] and quiet["negative_terms"] == []
+    assert quiet["probability_positive"] == pytest.approx(body["probability_positive"])
+
+
+@pytest.mark.parametrize(
+    "text", ["😍😍😍", "!!!", "这条裙子很好看", "Très belle robe, je l'adore", "a", "tts 🙂 lol"]
+)
+def test_any_language_or_emoji_gets_an_answer_with_its_terms(client, text: str) -> None:
+    response = client.post("/sentiment", json={"text": text, "terms": 20})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert 0 <= body["probability_positive"] <= 1
+    assert len(body["positive_terms"]) <= 20 and len(body["negative_terms"]) <= 20
+
+
 def test_the_batch_scores_each_text_in_order(client, champion) -> None:
     model, version = champion
     texts = [POSITIVE, NEGATIVE, "It's okay, nothing special."]
@@ -87,6 +104,9 @@ def test_the_batch_scores_each_text_in_order(client, champion) -> None:
     assert body["model_version"] == version
     got = [r["probability_positive"] for r in body["results"]]
     assert got == pytest.approx(list(model.predict_proba_many(texts)))
+    drivers = model.explain_many(texts, k=5)
+    for result, expected in zip(body["results"], drivers, strict=True):
+        assert [t["term"] for t in result["negative_terms"]] == [t for t, _ in expected["negative"]]
 
 
 def test_product_reviews_give_the_marts_statistics_and_the_terms(
@@ -95,8 +115,7 @@ def test_product_reviews_give_the_marts_statistics_and_the_terms(
     from warehouse import reader
 
     model, version = champion
-    settings, _ = sentiment_home
-    stats = reader.read_table(settings, "product_review_stats")
+    stats = reader.read_table(sentiment_home, "product_review_stats")
     top = stats.sort_values(["n_reviews", "product_id"], ascending=[False, True]).iloc[0]
     response = client.post("/product_reviews", json={"product_id": top["product_id"], "k": 3})
     assert response.status_code == 200, response.text
@@ -129,6 +148,8 @@ def test_an_unknown_product_gets_404_naming_it(client) -> None:
         ("/sentiment", {"text": "x" * (MAX_TEXT_CHARS + 1)}, "text"),
         ("/sentiment", {"text": 5}, "text"),
         ("/sentiment", {"text": "fine", "stars": 5}, "stars"),
+        ("/sentiment", {"text": "fine", "terms": 21}, "terms"),
+        ("/sentiment", {"text": "fine", "terms": -1}, "terms"),
         ("/sentiment_batch", {"texts": []}, "texts"),
         ("/sentiment_batch", {"texts": ["ok"] * 1001}, "texts"),
         ("/product_reviews", {"product_id": "x", "k": 0}, "k"),
