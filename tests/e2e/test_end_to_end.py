@@ -79,11 +79,14 @@ def test_run_twice_then_serve(
 
         info = client.post("/model_info", json={}).json()
         served = {m["name"]: m["version"] for m in info["models"]}
-        assert set(served) == {
+        from models.family import families
+
+        assert set(served) == {f.registered_model for f in families()}, "every family is listed"
+        assert {n for n, v in served.items() if v} >= {
             "mercato_segmentation",
             "mercato_recommender",
             "mercato_propensity",
-        }
+        }, served
 
 
 def test_cli_reports_a_missing_file_clearly(tmp_path: Path) -> None:

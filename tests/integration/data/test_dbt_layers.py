@@ -63,8 +63,10 @@ def test_layers_in_order_build_what_one_build_does(
     # only orders were delivered: the raw tables and marts of the other sources stay empty
     unsent = {f"raw.{s.table}" for s in sources(settings) if s.name != "orders"}
     unsent |= {s.table for s in mart_suites() if s.may_be_empty}
+    # churn labels need a whole 90-day horizon after a snapshot; this batch covers only 90 days
+    unsent.add("churn_labels")
     filled = {t: n for t, n in marts["row_counts"].items() if t not in unsent}
-    assert all(n > 0 for n in filled.values()), marts["row_counts"]
+    assert not [t for t, n in filled.items() if n == 0], marts["row_counts"]
     assert Path(marts["docs"]).is_file()
 
     layered = reader.table_hashes(settings)
