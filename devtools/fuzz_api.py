@@ -128,17 +128,34 @@ def fuzz_settings(home: Path, api_key: str) -> Settings:
 
 
 def prepare_home(settings: Settings, log: IO[str]) -> float:
-    """Generate the synthetic orders and run the whole pipeline in ``settings.home``; seconds."""
+    """Generate one batch of every source, run the whole pipeline in ``settings.home`` and make
+    sure every family serves a version; seconds.
+
+    The fuzzer tests what the service does with what clients send, not model quality: a family
+    whose gate refused its first version on the small generated data gets that version promoted
+    by hand (as ``mercato promote`` would), so that every endpoint answers instead of 503.
+    """
+    from mlflow import MlflowClient
+
+    from models import registry
     from pipeline.stages import run_all
-    from warehouse.synthetic import write_orders
+    from warehouse.synthetic_landing import write_landing
 
     started = time.monotonic()
     settings.ensure_dirs()
-    orders = write_orders(settings.home / "fuzz-orders.parquet", end_date=END_DATE, **SYNTHETIC)
+    write_landing(settings.landing_dir, end_date=END_DATE, campaign_customers=6000, **SYNTHETIC)
     try:
-        run_all(settings, orders, progress=lambda line: print(f"  {line}", file=log, flush=True))
+        run_all(settings, None, progress=lambda line: print(f"  {line}", file=log, flush=True))
     except Exception as exc:  # noqa: BLE001 - any stage failing means there is nothing to fuzz
         raise SetupError(f"the pipeline failed: {type(exc).__name__}: {exc}") from exc
+    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+    for name, version in registry.champions(settings).items():
+        if version is None:
+            found = client.search_model_versions(f"name='{name}'")
+            if found:
+                latest = max(found, key=lambda v: int(v.version))
+                registry.promote(settings, name, str(latest.version))
+                print(f"  promoted {name} v{latest.version} by hand to fuzz it", file=log)
     return time.monotonic() - started
 
 

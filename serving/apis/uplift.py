@@ -39,6 +39,8 @@ Campaign = Annotated[
     ),
 ]
 Money = Annotated[float, Field(gt=0, le=1e12)]
+#: at least a hundredth of a cent, so that budget / cost stays a finite number of contacts
+ContactCost = Annotated[float, Field(ge=1e-4, le=1e12)]
 
 
 def prepare(model: Any) -> dict[str, Any]:
@@ -95,7 +97,9 @@ class CampaignPlanRequest(s._Request):
 
     campaign: Campaign
     budget: Money = Field(description="Money to spend on contacts.", examples=[500.0])
-    cost_per_contact: Money = Field(description="Cost of one send.", examples=[0.5])
+    cost_per_contact: ContactCost = Field(
+        description="Cost of one send (at least 0.0001).", examples=[0.5]
+    )
     value_per_conversion: Money | None = Field(
         default=None,
         description="Value of one conversion; null: each customer's CLV (clv champion).",
