@@ -18,6 +18,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from expectations.raw_gate import schema_checks
+
 EARLIEST_DATE = datetime(2000, 1, 1)
 #: The most a single customer's spend after one send can plausibly be.
 MAX_SPEND = 100_000.0
@@ -25,36 +27,8 @@ MAX_SPEND = 100_000.0
 
 def schema_expectations(columns: list[str], required: list[str], known: list[str]) -> list[Any]:
     """Shape checks: every required column present (critical), nothing unknown (warning)."""
-    import great_expectations as gx
-
     unknown = [c for c in columns if c not in known]
-    hint = f"; the file has unrecognised columns {unknown}" if unknown else ""
-    checks: list[Any] = [
-        gx.expectations.ExpectColumnToExist(
-            column=column,
-            description=f"column {column} is present",
-            meta={
-                "explain": f"required column {column} is missing{hint} (map other names with "
-                "column_map.json in the data folder)"
-            },
-        )
-        for column in required
-    ]
-    checks += [
-        gx.expectations.ExpectTableColumnsToMatchSet(
-            column_set=known,
-            exact_match=False,
-            severity="warning",
-            description="no unexpected columns",
-            meta={"explain": f"unexpected columns {unknown} are ignored"},
-        ),
-        gx.expectations.ExpectTableRowCountToBeBetween(
-            min_value=1,
-            description="batch has rows",
-            meta={"explain": "the batch has no data rows"},
-        ),
-    ]
-    return checks
+    return schema_checks(required, unknown, column_set=known, exact_match=False)
 
 
 def _flag_check(column: str, source: str, explain: str, show: list[str]) -> Any:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from expectations.raw_gate import schema_checks
+
 EARLIEST_DATE = datetime(2000, 1, 1)
 MAX_ABS_QUANTITY = 100_000
 MAX_UNIT_PRICE = 100_000.0
@@ -43,36 +45,8 @@ KNOWN_COUNTRIES = frozenset(
 
 def schema_expectations(columns: list[str], required: list[str]) -> list[Any]:
     """Shape checks: every required column present (critical), nothing extra (warning)."""
-    import great_expectations as gx
-
     unknown = [c for c in columns if c not in required]
-    hint = f"; the file has unrecognised columns {unknown}" if unknown else ""
-    checks: list[Any] = [
-        gx.expectations.ExpectColumnToExist(
-            column=column,
-            description=f"column {column} is present",
-            meta={
-                "explain": f"required column {column} is missing{hint} (map other names with "
-                "column_map.json in the data folder)"
-            },
-        )
-        for column in required
-    ]
-    checks += [
-        gx.expectations.ExpectTableColumnsToMatchSet(
-            column_set=required,
-            exact_match=True,
-            severity="warning",
-            description="no unexpected columns",
-            meta={"explain": f"unexpected columns {unknown} are ignored"},
-        ),
-        gx.expectations.ExpectTableRowCountToBeBetween(
-            min_value=1,
-            description="batch has rows",
-            meta={"explain": "the batch has no data rows"},
-        ),
-    ]
-    return checks
+    return schema_checks(required, unknown, column_set=required)
 
 
 def value_expectations(show: list[str], now: datetime | None = None) -> list[Any]:

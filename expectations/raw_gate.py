@@ -62,6 +62,44 @@ def validate_batch(
     )
 
 
+def schema_checks(
+    required: list[str], unknown: list[str], column_set: list[str], exact_match: bool = True
+) -> list[Any]:
+    """The shape checks every source starts with: each required column present (critical,
+    naming the unrecognised columns as the likely cause), nothing beyond ``column_set``
+    (warning: ``unknown`` columns are ignored), and at least one row (critical)."""
+    import great_expectations as gx
+
+    e = gx.expectations
+    hint = f"; the file has unrecognised columns {unknown}" if unknown else ""
+    present = [
+        e.ExpectColumnToExist(
+            column=column,
+            description=f"column {column} is present",
+            meta={
+                "explain": f"required column {column} is missing{hint} (map other names with "
+                "column_map.json in the data folder)"
+            },
+        )
+        for column in required
+    ]
+    return [
+        *present,
+        e.ExpectTableColumnsToMatchSet(
+            column_set=column_set,
+            exact_match=exact_match,
+            severity="warning",
+            description="no unexpected columns",
+            meta={"explain": f"unexpected columns {unknown} are ignored"},
+        ),
+        e.ExpectTableRowCountToBeBetween(
+            min_value=1,
+            description="batch has rows",
+            meta={"explain": "the batch has no data rows"},
+        ),
+    ]
+
+
 def readable_failure(name: str, description: str, error: str) -> CheckResult:
     """A failed critical check for problems found before GX can run (an unreadable file)."""
     return CheckResult(

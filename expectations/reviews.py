@@ -24,6 +24,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from expectations.raw_gate import schema_checks
+
 #: Longest review text accepted, in characters. Real reviews run to a few thousand characters
 #: (the clothing file's longest is 508); a longer one is almost always a paste or a whole file
 #: in one cell after a quoting error.
@@ -79,36 +81,8 @@ ROW_CHECKS: tuple[tuple[str, str, str], ...] = (
 def schema_expectations(delivered: list[str], required: list[str], known: list[str]) -> list[Any]:
     """Shape checks: every required column (critical), rows (critical), no unknown columns
     (warning: they are ignored)."""
-    import great_expectations as gx
-
     unknown = [c for c in delivered if c not in known]
-    hint = f"; the file has unrecognised columns {unknown}" if unknown else ""
-    checks: list[Any] = [
-        gx.expectations.ExpectColumnToExist(
-            column=column,
-            description=f"column {column} is present",
-            meta={
-                "explain": f"required column {column} is missing{hint} (map other names with "
-                "column_map.json in the data folder)"
-            },
-        )
-        for column in required
-    ]
-    checks += [
-        gx.expectations.ExpectTableColumnsToMatchSet(
-            column_set=[c for c in delivered if c in known],
-            exact_match=True,
-            severity="warning",
-            description="no unexpected columns",
-            meta={"explain": f"unexpected columns {unknown} are ignored"},
-        ),
-        gx.expectations.ExpectTableRowCountToBeBetween(
-            min_value=1,
-            description="batch has rows",
-            meta={"explain": "the batch has no data rows"},
-        ),
-    ]
-    return checks
+    return schema_checks(required, unknown, column_set=[c for c in delivered if c in known])
 
 
 def value_expectations(show: list[str], now: datetime | None = None) -> list[Any]:

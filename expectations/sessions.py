@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from expectations.raw_gate import schema_checks
+
 #: Above this share of bad rows the batch is rejected whole instead of row by row.
 MAX_BAD_SHARE = 0.10
 
@@ -55,38 +57,9 @@ RULES = (
 
 def schema_suite(delivered: list[str], required: list[str], optional: list[str]) -> list[Any]:
     """Shape checks: every required column present (critical), nothing extra (warning)."""
-    import great_expectations as gx
-
-    e = gx.expectations
     allowed = [*required, *(c for c in optional if c in delivered)]
     unknown = [c for c in delivered if c not in allowed]
-    hint = f"; the file has unrecognised columns {unknown}" if unknown else ""
-    checks: list[Any] = [
-        e.ExpectColumnToExist(
-            column=column,
-            description=f"column {column} is present",
-            meta={
-                "explain": f"required column {column} is missing{hint} (map other names with "
-                "column_map.json in the data folder)"
-            },
-        )
-        for column in required
-    ]
-    return [
-        *checks,
-        e.ExpectTableColumnsToMatchSet(
-            column_set=allowed,
-            exact_match=True,
-            severity="warning",
-            description="no unexpected columns",
-            meta={"explain": f"unexpected columns {unknown} are ignored"},
-        ),
-        e.ExpectTableRowCountToBeBetween(
-            min_value=1,
-            description="batch has rows",
-            meta={"explain": "the batch has no data rows"},
-        ),
-    ]
+    return schema_checks(required, unknown, column_set=allowed)
 
 
 def value_expectations(show: list[str]) -> list[Any]:

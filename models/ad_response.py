@@ -205,10 +205,8 @@ class AdResponseFamily(ModelFamily):
     def has_data(self, settings: Settings) -> bool:
         from warehouse import reader
 
-        try:
-            return reader.table_counts(settings).get("fct_ad_impressions", 0) > 0
-        except Exception:  # noqa: BLE001 - no warehouse yet: nothing to train on
-            return False
+        rows = reader.query_if_built(settings, "select count(*) as n from main.fct_ad_impressions")
+        return rows is not None and int(rows["n"].iloc[0]) > 0
 
     def load_data(self, settings: Settings) -> pd.DataFrame:
         return load_impressions(settings)

@@ -218,15 +218,11 @@ class ChurnFamily(ModelFamily):
         """Labelled snapshots of both classes (a data span longer than the horizon)."""
         from warehouse import reader
 
-        if not settings.warehouse_path.exists():
-            return False
-        try:
-            rows = reader.query(
-                settings,
-                "select sum(label) as churned, count(*) - sum(label) as stayed "
-                "from main.churn_labels",
-            )
-        except Exception:  # noqa: BLE001 - no mart yet (an old warehouse): nothing to train on
+        rows = reader.query_if_built(
+            settings,
+            "select sum(label) as churned, count(*) - sum(label) as stayed from main.churn_labels",
+        )
+        if rows is None:
             return False
         churned, stayed = rows["churned"].iloc[0], rows["stayed"].iloc[0]
         return bool(pd.notna(churned) and min(churned, stayed) >= MIN_ROWS_PER_CLASS)

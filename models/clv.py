@@ -332,14 +332,10 @@ class ClvFamily(ModelFamily):
         """A calibration period with enough repeat buyers to fit on."""
         from warehouse import reader
 
-        if not settings.warehouse_path.exists():
-            return False
-        try:
-            rows = reader.query(
-                settings,
-                "select count(*) as n from main.clv_customer_summary where cal_frequency > 0",
-            )
-        except Exception:  # noqa: BLE001 - no mart yet (an old warehouse): nothing to train on
+        rows = reader.query_if_built(
+            settings, "select count(*) as n from main.clv_customer_summary where cal_frequency > 0"
+        )
+        if rows is None:
             return False
         return int(rows["n"].iloc[0]) >= MIN_REPEAT_CUSTOMERS
 

@@ -565,19 +565,19 @@ class SentimentFamily(ModelFamily):
         """Enough labelled reviews of both kinds over enough products (False without marts)."""
         from warehouse import reader
 
-        try:
-            counts = reader.query(
-                settings,
-                """
-                select
-                    count(*) filter (where is_positive = 1) as n_positive,
-                    count(*) filter (where is_positive = 0) as n_negative,
-                    count(distinct product_id) as n_products
-                from main.review_facts
-                """,
-            ).iloc[0]
-        except Exception:  # noqa: BLE001 - no warehouse or no review marts: nothing to train on
+        rows = reader.query_if_built(
+            settings,
+            """
+            select
+                count(*) filter (where is_positive = 1) as n_positive,
+                count(*) filter (where is_positive = 0) as n_negative,
+                count(distinct product_id) as n_products
+            from main.review_facts
+            """,
+        )
+        if rows is None:
             return False
+        counts = rows.iloc[0]
         return bool(
             counts["n_positive"] >= MIN_REVIEWS_PER_CLASS
             and counts["n_negative"] >= MIN_REVIEWS_PER_CLASS

@@ -247,11 +247,8 @@ class SessionIntentFamily(ModelFamily):
     def has_data(self, settings: Settings) -> bool:
         from warehouse import reader
 
-        try:
-            counts = reader.table_counts(settings)
-        except Exception:  # noqa: BLE001 - no warehouse yet: nothing to train on
-            return False
-        return counts.get("fct_sessions", 0) > 0
+        rows = reader.query_if_built(settings, "select count(*) as n from main.fct_sessions")
+        return rows is not None and int(rows["n"].iloc[0]) > 0
 
     def load_data(self, settings: Settings) -> pd.DataFrame:
         return load_sessions(settings)

@@ -602,9 +602,8 @@ class UpliftFamily(ModelFamily):
     def has_data(self, settings: Settings) -> bool:
         from warehouse import reader
 
-        try:
-            rows = reader.query(settings, "select count(*) as n from main.campaign_exposures")
-        except Exception:  # noqa: BLE001 - no warehouse or no mart yet: nothing to train on
+        rows = reader.query_if_built(settings, "select count(*) as n from main.campaign_exposures")
+        if rows is None:
             return False
         return bool(int(rows["n"].iloc[0]))
 

@@ -40,6 +40,22 @@ def query(settings: Settings, sql: str, parameters: list[Any] | None = None) -> 
         return con.execute(sql, parameters or []).df()
 
 
+def query_if_built(settings: Settings, sql: str) -> Any:
+    """:func:`query`, or ``None`` while the warehouse or a table it reads does not exist yet
+    (a source that has sent nothing); any other error (a locked or broken file) is raised.
+
+    What a family's ``has_data`` asks: is there anything to train on yet?
+    """
+    import duckdb
+
+    if not settings.warehouse_path.exists():
+        return None
+    try:
+        return query(settings, sql)
+    except duckdb.CatalogException:
+        return None
+
+
 def list_tables(settings: Settings) -> list[str]:
     """Every data table (not view) as ``schema.name``; marts are in ``main``."""
     with connect(settings) as con:

@@ -213,18 +213,22 @@ def generate_orders(
     return frame[COLUMNS]
 
 
-def write_orders(path: str | Path, **kwargs: object) -> Path:
-    """Generate order lines and write them as CSV or Parquet, chosen by the file's suffix."""
+def write_frame(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write a generated batch as CSV or Parquet, chosen by the file's suffix (folders made)."""
     path = Path(path)
-    frame = generate_orders(**kwargs)  # type: ignore[arg-type]
+    if path.suffix.lower() not in (".parquet", ".csv"):
+        raise ValueError(f"unsupported file type {path.suffix!r}: use .csv or .parquet")
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".parquet":
         frame.to_parquet(path, index=False)
-    elif path.suffix.lower() == ".csv":
-        frame.to_csv(path, index=False)
     else:
-        raise ValueError(f"unsupported file type {path.suffix!r}: use .csv or .parquet")
+        frame.to_csv(path, index=False)
     return path
+
+
+def write_orders(path: str | Path, **kwargs: object) -> Path:
+    """Generate order lines and write them as CSV or Parquet, chosen by the file's suffix."""
+    return write_frame(generate_orders(**kwargs), path)  # type: ignore[arg-type]
 
 
 # -- helpers -------------------------------------------------------------------------------------

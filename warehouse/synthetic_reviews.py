@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from warehouse.synthetic import write_frame
+
 #: The columns written, in the reviews source's own names.
 COLUMNS = [
     "review_id",
@@ -223,16 +225,7 @@ def generate_reviews(
 
 def write_reviews(path: str | Path, **kwargs: object) -> Path:
     """Generate reviews and write them as CSV or Parquet, chosen by the file's suffix."""
-    path = Path(path)
-    frame = generate_reviews(**kwargs)  # type: ignore[arg-type]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() == ".parquet":
-        frame.to_parquet(path, index=False)
-    elif path.suffix.lower() == ".csv":
-        frame.to_csv(path, index=False)
-    else:
-        raise ValueError(f"unsupported file type {path.suffix!r}: use .csv or .parquet")
-    return path
+    return write_frame(generate_reviews(**kwargs), path)  # type: ignore[arg-type]
 
 
 # -- helpers -------------------------------------------------------------------------------------
