@@ -15,21 +15,9 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 import pytest
+from basket_data import TEXTBOOK
 
 from models import basket
-
-#: Han, Kamber & Pei, "Data Mining: Concepts and Techniques", Table 6.1 (the FP-growth example).
-TEXTBOOK = [
-    ["I1", "I2", "I5"],
-    ["I2", "I4"],
-    ["I2", "I3"],
-    ["I1", "I2", "I4"],
-    ["I1", "I3"],
-    ["I2", "I3"],
-    ["I1", "I3"],
-    ["I1", "I2", "I3", "I5"],
-    ["I1", "I2", "I3"],
-]
 
 
 def brute_force_rules(

@@ -13,23 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from basket_data import TEXTBOOK
 
 from mercato.settings import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "bench" / "basket_rules.py"
-
-#: Han, Kamber & Pei, "Data Mining: Concepts and Techniques", Table 6.1.
-TEXTBOOK = [
-    ["I1", "I2", "I5"],
-    ["I2", "I4"],
-    ["I2", "I3"],
-    ["I1", "I2", "I4"],
-    ["I1", "I3"],
-    ["I2", "I3"],
-    ["I1", "I3"],
-    ["I1", "I2", "I3", "I5"],
-    ["I1", "I2", "I3"],
-]
 
 
 def run_bench(src: Path, out: Path, support: float, confidence: float) -> str:
