@@ -180,7 +180,28 @@ def client(settings: Settings) -> MlflowClient:
     settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_registry_uri(settings.tracking_uri)
+    if settings.tracking_uri.startswith("sqlite:"):
+        with _schema_lock(settings):
+            return mlflow.MlflowClient(settings.tracking_uri, settings.tracking_uri)
     return mlflow.MlflowClient(settings.tracking_uri, settings.tracking_uri)
+
+
+@contextlib.contextmanager
+def _schema_lock(settings: Settings) -> Iterator[None]:
+    """Hold an exclusive lock on the data home's MLflow folder while a client opens SQLite.
+
+    Why: the first client on a fresh database runs MLflow's schema migrations, and MLflow only
+    checks that *all* tables exist before it starts them. Parallel training tasks on a new data
+    home (Airflow runs them side by side) would each start the migrations, collide on
+    ``_alembic_tmp_tags`` and leave the database half-migrated, failing every retry. Later
+    clients find the tables and skip the migrations, so the lock costs only its own syscall.
+    """
+    with open(settings.mlflow_dir / ".schema.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 #: Errors a concurrent writer causes: SQLite's lock, and the unique-key race of two writers
