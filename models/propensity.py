@@ -366,6 +366,13 @@ class PropensityFamily(ModelFamily):
         metrics = {k: v for k, v in evidence.metrics.items() if k != "n"}
         return dataclasses.replace(evidence, metrics=metrics)
 
+    def groups(self, split: Split, settings: Settings) -> dict[str, Any]:
+        """Country group and tenure cohort of each hold-out row at its snapshot."""
+        from models.fairness import customer_groups
+
+        test = split.holdout
+        return customer_groups(settings, test["customer_id"], test["event_timestamp"])
+
     def log(self, fitted: Fitted, split: Split) -> None:
         import mlflow
 
