@@ -54,22 +54,30 @@ DAYS_PER_MONTH = 30.4375
 def tenure_cohort(first_order_at: Any, as_of: Any) -> np.ndarray:
     """Cohort label per row: months from ``first_order_at`` to ``as_of``, binned.
 
-    A row without a first order (or one after ``as_of``) is ``new``: nothing is known yet.
+    A row without an order before ``as_of`` (none at all, or only cancellations) is ``no_order``.
     """
-    first = pd.to_datetime(pd.Series(first_order_at)).reset_index(drop=True)
-    when = pd.to_datetime(pd.Series(as_of)).reset_index(drop=True)
+    first = _naive_utc(first_order_at)
+    when = _naive_utc(as_of)
     if len(when) == 1 and len(first) != 1:
         when = pd.Series([when.iloc[0]] * len(first))
     months = ((when - first).dt.total_seconds() / 86400.0 / DAYS_PER_MONTH).to_numpy()
     edges = (0, *TENURE_EDGES_MONTHS)
     labels = [f"{lo}-{hi}m" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
     labels.append(f"{edges[-1]}m+")
-    out = np.full(len(months), "new", dtype=object)
+    out = np.full(len(months), "no_order", dtype=object)
     known = np.isfinite(months) & (months >= 0)
     out[known] = np.array(labels, dtype=object)[
         np.searchsorted(TENURE_EDGES_MONTHS, months[known], side="right")
     ]
     return out
+
+
+def _naive_utc(values: Any) -> pd.Series:
+    """Timestamps as naive UTC (Feast's are tz-aware, the marts' naive UTC)."""
+    series = pd.to_datetime(pd.Series(values)).reset_index(drop=True)
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+    return series
 
 
 def age_band(age: Any) -> np.ndarray:
@@ -96,7 +104,7 @@ def customer_groups(
     settings: Settings, customer_ids: Sequence[Any], as_of: Any
 ) -> dict[str, np.ndarray]:
     """Country group and tenure cohort of each customer id at ``as_of`` (one time or one per
-    row), from mart ``dim_customers``; customers missing there are ``other`` and ``new``.
+    row), from mart ``dim_customers``; customers missing there are ``other`` and ``no_order``.
     No groups at all (``{}``) while the mart is not built."""
     from warehouse import reader
 

@@ -136,8 +136,11 @@ def test_widened_names_only_the_dimensions_that_widened() -> None:
 def test_group_labels() -> None:
     first = pd.to_datetime(["2011-01-01", "2011-01-01", "2010-01-01", None, "2011-06-01"])
     cohorts = tenure_cohort(first, pd.Timestamp("2011-05-15"))
-    assert cohorts.tolist() == ["3-6m", "3-6m", "12m+", "new", "new"]
+    assert cohorts.tolist() == ["3-6m", "3-6m", "12m+", "no_order", "no_order"]
     assert tenure_cohort(first[:1], pd.Timestamp("2011-02-01")).tolist() == ["0-3m"]
+    # Feast's snapshot times are tz-aware, the marts' first orders naive UTC
+    aware = pd.to_datetime(["2011-05-15", "2011-01-02"]).tz_localize("UTC")
+    assert tenure_cohort(first[:2], aware).tolist() == ["3-6m", "0-3m"]
     assert age_band([18, 25, 34, 64, 65, 99, None, -3]).tolist() == [
         "<25",
         "25-34",
