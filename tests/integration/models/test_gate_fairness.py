@@ -8,8 +8,10 @@ group ``helped`` holds the rows where the weak feature it adds points the right 
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
+import pytest
 from gate_models import CHAMPION, FEATURES, STRONG, holdout, scorer
 
 from mercato.settings import Settings
@@ -60,3 +62,34 @@ def test_the_registry_records_group_metrics_and_refuses_a_widening_challenger(
     loose = dataclasses.replace(settings, gate_max_gap_widening=1.0)
     retried = gate((1.0, 0.3, 0.0, 0.01), loose)
     assert retried.promoted, retried.reason
+
+
+@pytest.mark.parametrize(
+    "model_name",
+    ["mercato_propensity", "mercato_churn", "mercato_clv", "mercato_recommender"],
+)
+def test_a_pipeline_run_records_each_champion_metric_per_customer_group(
+    pipeline_home: Settings, model_name: str
+) -> None:
+    """The run's gated versions (promoted or not) carry their hold-out metric per country group
+    and tenure cohort, and the recorded gap is the spread of the judged groups (none judged:
+    no gap)."""
+    versions = registry.client(pipeline_home).search_model_versions(f"name='{model_name}'")
+    gated = [v for v in versions if "gate.decision" in v.tags]
+    assert gated, f"{model_name} has no gated version after the run"
+    tags = max(gated, key=lambda v: int(v.version)).tags
+    sizes = []
+    for dim in ("country_group", "tenure_cohort"):
+        groups = json.loads(tags[f"fairness.{dim}.groups"])
+        judged = [g for g in tags[f"fairness.{dim}.judged"].split(",") if g]
+        sizes.append(sum(n for _, n in groups.values()))
+        values = [groups[g][0] for g in judged]
+        if len(values) >= 2:
+            assert float(tags[f"fairness.{dim}.gap"]) == pytest.approx(
+                max(values) - min(values), abs=1e-5
+            )
+        else:
+            assert tags[f"fairness.{dim}.gap"] == ""
+        assert all(groups[g][1] >= pipeline_home.fairness_min_group_size for g in judged)
+    assert sizes[0] == sizes[1] > 0  # both dimensions label every hold-out unit
+    assert "United Kingdom" in json.loads(tags["fairness.country_group.groups"])
