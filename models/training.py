@@ -72,14 +72,16 @@ def train(
     groups = family.groups(split, settings)
     evidence = dataclasses.replace(family.evaluate(fitted.model, split, fitted), groups=groups)
     metrics = {k: float(v) for k, v in {**evidence.metrics, **fitted.metrics}.items()}
-    reports = evidence.group_reports(settings.fairness_min_group_size)
-    metrics.update(report_metrics(reports, family.metric))
+    # metric per customer group: in the run only (the gate tags the version with them too)
+    group_metrics = report_metrics(
+        evidence.group_reports(settings.fairness_min_group_size), family.metric
+    )
 
     run_name = fitted.run_name or family.name
     with tracking.start_run(settings, family.experiment, run_name) as run:
         tracking.log_provenance(settings, split.data, family.feature_service or "")
         mlflow.log_params({**fitted.params, **split.info})
-        mlflow.log_metrics(metrics)
+        mlflow.log_metrics({**metrics, **group_metrics})
         family.log(fitted, split)
         info = tracking.log_pyfunc(fitted.to_serve, fitted.input_example, fitted.pyfunc_params)
         run_id = run.info.run_id
