@@ -87,6 +87,11 @@ class Settings:
     gate_confidence: float = 0.95
     gate_bootstrap_samples: int = 1000
     gate_max_champion_drop: float = 0.5
+    #: the gate refuses a challenger whose largest gap between customer groups exceeds the
+    #: champion's on the same hold-out by more than this (models.fairness)
+    gate_max_gap_widening: float = 0.05
+    #: groups with fewer hold-out units are reported but not judged by the gate
+    fairness_min_group_size: int = 100
     feature_max_age_hours: float = 72.0
     serve_host: str = "127.0.0.1"
     serve_port: int = 3000
@@ -199,6 +204,8 @@ class Settings:
             "MERCATO_GATE_CONFIDENCE": str(self.gate_confidence),
             "MERCATO_GATE_BOOTSTRAP_SAMPLES": str(self.gate_bootstrap_samples),
             "MERCATO_GATE_MAX_CHAMPION_DROP": str(self.gate_max_champion_drop),
+            "MERCATO_GATE_MAX_GAP_WIDENING": str(self.gate_max_gap_widening),
+            "MERCATO_FAIRNESS_MIN_GROUP_SIZE": str(self.fairness_min_group_size),
             "MERCATO_FEATURE_MAX_AGE_HOURS": str(self.feature_max_age_hours),
             "MERCATO_SERVE_HOST": self.serve_host,
             "MERCATO_SERVE_PORT": str(self.serve_port),
@@ -249,6 +256,8 @@ def get_settings() -> Settings:
         gate_confidence=float(_env("MERCATO_GATE_CONFIDENCE", "0.95")),
         gate_bootstrap_samples=int(_env("MERCATO_GATE_BOOTSTRAP_SAMPLES", "1000")),
         gate_max_champion_drop=float(_env("MERCATO_GATE_MAX_CHAMPION_DROP", "0.5")),
+        gate_max_gap_widening=float(_env("MERCATO_GATE_MAX_GAP_WIDENING", "0.05")),
+        fairness_min_group_size=int(_env("MERCATO_FAIRNESS_MIN_GROUP_SIZE", "100")),
         feature_max_age_hours=float(_env("MERCATO_FEATURE_MAX_AGE_HOURS", "72")),
         serve_host=_env("MERCATO_SERVE_HOST", "127.0.0.1"),
         serve_port=int(_env("MERCATO_SERVE_PORT", "3000")),

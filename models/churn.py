@@ -292,6 +292,13 @@ class ChurnFamily(ModelFamily):
     def evaluate(self, model: Any, split: Split, fitted: Fitted) -> Evidence:
         return churn_evidence(model, split.holdout)
 
+    def groups(self, split: Split, settings: Settings) -> dict[str, Any]:
+        """Country group and tenure cohort of each hold-out row at its snapshot."""
+        from models.fairness import customer_groups
+
+        test = split.holdout
+        return customer_groups(settings, test["customer_id"], test["event_timestamp"])
+
     def log(self, fitted: Fitted, split: Split) -> None:
         import mlflow
 

@@ -479,6 +479,13 @@ class ClvFamily(ModelFamily):
         predicted = model.expected_holdout_purchases(split.train, holdout_days_of(split))
         return r2_evidence(forecast_metrics(actual, predicted), actual, predicted)
 
+    def groups(self, split: Split, settings: Settings) -> dict[str, Any]:
+        """Country group and tenure cohort of each calibration customer at calibration end."""
+        from models.fairness import customer_groups
+
+        as_of = pd.Timestamp(split.info["calibration_end"])
+        return customer_groups(settings, split.holdout["customer_id"], as_of)
+
     def evaluate_champion(self, champion: Any, split: Split, fitted: Fitted) -> Evidence:
         """The champion's configuration refitted on this calibration period, like the
         challenger (the champion itself was refitted on data that may cover this hold-out)."""

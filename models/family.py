@@ -119,6 +119,11 @@ class ModelFamily(ABC):
         """The champion's evidence on the same hold-out units; by default ``evaluate``."""
         return self.evaluate(champion, split, fitted)
 
+    def groups(self, split: Split, settings: Settings) -> dict[str, Any]:
+        """``{dimension: group label per hold-out unit}``, in the order of ``evaluate``'s units,
+        for the gate's metrics per customer group (``models.fairness``); default: no groups."""
+        return {}
+
     def log(self, fitted: Fitted, split: Split) -> None:  # noqa: B027 - optional hook
         """Log the family's own figures and tables in the active MLflow run."""
 

@@ -12,7 +12,10 @@ reflects how much of the win the hold-out can vouch for. The rules, in order:
 2. The challenger must reach the family's minimum absolute quality (``minimum``).
 3. It must beat the family's baseline (``floor``, e.g. popularity) by the margin.
 4. With no champion yet, that is enough.
-5. Otherwise the lower end of the interval of (challenger - champion) must exceed the margin:
+5. Otherwise, when the evidence names customer groups (``Evidence.groups``), the challenger
+   must not widen the largest gap of the metric between groups of any dimension by more than
+   ``max_gap_widening`` over the champion's gap on the same hold-out (``models.fairness``).
+6. And the lower end of the interval of (challenger - champion) must exceed the margin:
    a win inside the noise is refused, with the interval written in the version's tags.
 
 Errors while reading or scoring the champion are not decisions: the caller lets them fail the
@@ -27,6 +30,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from mercato.settings import Settings
+from models.fairness import GroupReport, statistic_by_group, widened
 
 
 class GateError(RuntimeError):
@@ -45,10 +49,21 @@ class Evidence:
     metrics: Mapping[str, float]
     n_units: int
     statistic: Callable[[np.ndarray], float]
+    #: ``{dimension: group label per unit}`` (country group, tenure cohort): the gate computes
+    #: the metric per group from ``statistic`` with 0/1 weights (``models.fairness``)
+    groups: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
     def value(self) -> float:
         """The primary metric on the whole hold-out."""
         return float(self.statistic(np.ones(self.n_units)))
+
+    def group_reports(self, min_size: int = 1) -> dict[str, GroupReport]:
+        """The primary metric per group of every dimension, and each dimension's gap."""
+        return {
+            dim: statistic_by_group(self.statistic, labels, min_size, dim)
+            for dim, labels in self.groups.items()
+            if len(labels) == self.n_units
+        }
 
 
 def mean_evidence(metrics: Mapping[str, float], per_unit: np.ndarray) -> Evidence:
@@ -145,6 +160,10 @@ class Policy:
     chance: float = 0.0
     margin: float = 0.0
     max_champion_drop: float = 0.5
+    #: the most a challenger may widen the largest gap between customer groups
+    max_gap_widening: float = 0.05
+    #: groups with fewer hold-out units are reported but not judged
+    min_group_size: int = 100
     confidence: float = 0.95
     samples: int = 1000
     seed: int = 0
@@ -166,6 +185,8 @@ class Policy:
             chance=chance,
             margin=settings.promotion_margin,
             max_champion_drop=settings.gate_max_champion_drop,
+            max_gap_widening=settings.gate_max_gap_widening,
+            min_group_size=settings.fairness_min_group_size,
             confidence=settings.gate_confidence,
             samples=settings.gate_bootstrap_samples,
             seed=settings.seed,
@@ -181,6 +202,9 @@ class Verdict:
     comparison: Comparison | None = None
     champion_value: float | None = None
     broken_data: bool = False
+    #: the metric per customer group, challenger's and champion's (same hold-out units)
+    groups: Mapping[str, GroupReport] = dataclasses.field(default_factory=dict)
+    champion_groups: Mapping[str, GroupReport] = dataclasses.field(default_factory=dict)
 
 
 def _better(policy: Policy, a: float, b: float) -> float:
@@ -216,8 +240,11 @@ def decide(
             policy.seed,
         )
 
+    groups = challenger.group_reports(policy.min_group_size)
+    champ_groups = champion.group_reports(policy.min_group_size) if champion is not None else {}
+
     def verdict(promoted: bool, reason: str, broken: bool = False) -> Verdict:
-        return Verdict(promoted, reason, comparison, champ_value, broken)
+        return Verdict(promoted, reason, comparison, champ_value, broken, groups, champ_groups)
 
     if champ_value is not None and champion_recorded is not None and np.isfinite(champion_recorded):
         recorded_skill = _better(policy, champion_recorded, policy.chance)
@@ -243,6 +270,9 @@ def decide(
         f"{m} {value:.4f} vs {name} {champ_value:.4f}: {comparison.describe()}, "
         f"margin {policy.margin}"
     )
+    wider = widened(groups, champ_groups, policy.max_gap_widening)
+    if wider:
+        return verdict(False, f"widens the gap of {m} between customer groups: {'; '.join(wider)}")
     if comparison.low > policy.margin:
         return verdict(True, f"better: {summary}")
     if comparison.delta > policy.margin:

@@ -90,9 +90,16 @@ def time_split(
 
 # -- models ----------------------------------------------------------------------------------
 def fit_logistic(
-    train: pd.DataFrame, c: float, features: Sequence[str] = FEATURES
+    train: pd.DataFrame,
+    c: float,
+    features: Sequence[str] = FEATURES,
+    sample_weight: np.ndarray | None = None,
 ) -> PropensityModel:
-    """Balanced-weight logistic regression with the prior-corrected intercept."""
+    """Balanced-weight logistic regression with the prior-corrected intercept.
+
+    ``sample_weight`` multiplies the class weights, e.g. reweighing by customer group
+    (``models.fairness.reweighing_weights``), which keeps the class totals and so the prior
+    correction."""
     from sklearn.linear_model import LogisticRegression
 
     from models.pyfunc import PropensityModel
@@ -103,7 +110,8 @@ def fit_logistic(
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
     y = train["label"].to_numpy().astype(int)
-    lr = LogisticRegression(C=c, class_weight="balanced", max_iter=2000).fit((x - mean) / scale, y)
+    lr = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
+    lr.fit((x - mean) / scale, y, sample_weight=sample_weight)
     n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
     intercept = float(lr.intercept_[0]) + float(np.log(n_pos / n_neg))
     return PropensityModel(names, logs, mean, scale, lr.coef_[0], intercept)
@@ -365,6 +373,13 @@ class PropensityFamily(ModelFamily):
         evidence = propensity_evidence(model, split.holdout)
         metrics = {k: v for k, v in evidence.metrics.items() if k != "n"}
         return dataclasses.replace(evidence, metrics=metrics)
+
+    def groups(self, split: Split, settings: Settings) -> dict[str, Any]:
+        """Country group and tenure cohort of each hold-out row at its snapshot."""
+        from models.fairness import customer_groups
+
+        test = split.holdout
+        return customer_groups(settings, test["customer_id"], test["event_timestamp"])
 
     def log(self, fitted: Fitted, split: Split) -> None:
         import mlflow

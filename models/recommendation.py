@@ -720,6 +720,17 @@ class RecommendationFamily(ModelFamily):
     def evaluate(self, model: Any, split: Split, fitted: Fitted) -> Evidence:
         return recommendation_evidence(model, split.train, split.holdout, self.k)
 
+    def groups(self, split: Split, settings: Settings) -> dict[str, Any]:
+        """Country group and tenure cohort at the cut-off of each hold-out user, in the order
+        of :func:`models.metrics.topk_per_user` (the evidence's units)."""
+        from models.fairness import customer_groups
+
+        truth = holdout_truth(split.train, split.holdout, exclude_bought=True)
+        users = [u for u, items in truth.items() if items]
+        if not users:
+            return {}
+        return customer_groups(settings, users, pd.Timestamp(split.holdout["timestamp"].min()))
+
     def evaluate_champion(self, champion: Any, split: Split, fitted: Fitted) -> Evidence:
         """The champion's configuration refitted before the cut-off, like the challenger."""
         items = getattr(split, "items", None)

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from mercato.names import CHALLENGER, CHAMPION
 from mercato.settings import Settings
+from models.fairness import report_tags
 from models.gate import Evidence, GateError, Policy, decide
 
 if TYPE_CHECKING:
@@ -62,6 +63,8 @@ class GateDecision:
     interval: tuple[float, float] | None = None
     #: the champion collapsed on the new hold-out: the data, not the model, look wrong
     broken_data: bool = False
+    #: metric per customer group and largest gaps (``models.fairness.report_tags``)
+    fairness: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def training_key(
@@ -126,6 +129,7 @@ def _decision_tags(decision: GateDecision, policy: Policy) -> dict[str, str]:
         "gate.broken_data": str(decision.broken_data).lower(),
         "gate.decided_at": decision.decided_at,
         **{f"{_DELTA_PREFIX}{k}": f"{v:+.6f}" for k, v in decision.deltas.items()},
+        **decision.fairness,
     }
 
 
@@ -151,6 +155,7 @@ def _decision_from_tags(name: str, version: str, tags: Mapping[str, str]) -> Gat
         decided_at=tags.get("gate.decided_at", ""),
         interval=(float(low), float(high)) if low and high else None,
         broken_data=tags.get("gate.broken_data") == "true",
+        fairness={k: v for k, v in tags.items() if k.startswith("fairness.")},
     )
 
 
@@ -433,6 +438,7 @@ def register_and_gate(
             decided_at=_now(),
             interval=(comparison.low, comparison.high) if comparison else None,
             broken_data=verdict.broken_data,
+            fairness=report_tags(verdict.groups, verdict.champion_groups),
         )
         for tag, val in _decision_tags(decision, policy).items():
             _retry(lambda tag=tag, val=val: c.set_model_version_tag(name, version, tag, val))

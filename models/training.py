@@ -13,10 +13,12 @@ a model; this module owns the sequence around them, so a new family writes none 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
 from mercato.settings import Settings, apply_runtime_env
+from models.fairness import report_metrics
 from models.family import ModelFamily, get_family
 
 
@@ -67,14 +69,19 @@ def train(
         data = family.load_data(settings)
     split = family.split(data, settings)
     fitted = family.fit(split, settings)
-    evidence = family.evaluate(fitted.model, split, fitted)
+    groups = family.groups(split, settings)
+    evidence = dataclasses.replace(family.evaluate(fitted.model, split, fitted), groups=groups)
     metrics = {k: float(v) for k, v in {**evidence.metrics, **fitted.metrics}.items()}
+    # metric per customer group: in the run only (the gate tags the version with them too)
+    group_metrics = report_metrics(
+        evidence.group_reports(settings.fairness_min_group_size), family.metric
+    )
 
     run_name = fitted.run_name or family.name
     with tracking.start_run(settings, family.experiment, run_name) as run:
         tracking.log_provenance(settings, split.data, family.feature_service or "")
         mlflow.log_params({**fitted.params, **split.info})
-        mlflow.log_metrics(metrics)
+        mlflow.log_metrics({**metrics, **group_metrics})
         family.log(fitted, split)
         info = tracking.log_pyfunc(fitted.to_serve, fitted.input_example, fitted.pyfunc_params)
         run_id = run.info.run_id
@@ -90,15 +97,15 @@ def train(
             run_id,
             fitted.details,
         )
-    import dataclasses
-
     decision = registry.register_and_gate(
         settings,
         family.registered_model,
         info.model_uri,
         run_id,
         challenger=dataclasses.replace(evidence, metrics=metrics),
-        evidence=lambda champion: family.evaluate_champion(champion, split, fitted),
+        evidence=lambda champion: dataclasses.replace(
+            family.evaluate_champion(champion, split, fitted), groups=groups
+        ),
         policy=family.policy(settings),
         floor=fitted.floor,
         tags={**fitted.tags, "data_version": tracking.data_version(split.data)},
