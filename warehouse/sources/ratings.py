@@ -110,7 +110,8 @@ def parse(frame: pd.DataFrame, now: datetime | None = None) -> pd.DataFrame:
             continue
         for i in np.flatnonzero(~out[flag].to_numpy(dtype=bool)):
             shown = out[rule.column].iloc[i]
-            what = "is empty" if shown is None or pd.isna(shown) else f"is {str(shown)[:40]!r}"
+            empty = shown is None or pd.isna(shown) or not str(shown).strip()
+            what = "is empty" if empty else f"is {str(shown)[:40]!r}"
             problems[i].append(f"{rule.column} {what}, not {rule.rule}")
     out["row_problem"] = pd.Series(
         ["; ".join(p) if p else None for p in problems], index=out.index, dtype=object
