@@ -8,11 +8,12 @@ the ratings source (``--feedback auto``, the default; ``ratings`` forces it): th
 from the items rated ``--min-rating`` (4) or better, ``userknn_pearson`` correlates
 mean-centred ratings over co-rated items, validation counts only items rated that well, and no
 rated item is recommended again. Otherwise (``--feedback implicit``, or a rating that is a
-quantity, or none) every row is an interaction. CSV or Parquet, by suffix. ``--items FILE``
-(``item_id,text``, optionally ``description`` and ``category``) gives the content and hybrid
-methods their item text. The output has ``user_id, item_id, rank, score`` (rank 1 = best), items
-the user already has are never recommended, and ids keep the input's integer type when they
-were integers.
+quantity, or none) every row is an interaction. Column names are read as the ratings source
+reads them (``userId``, ``movieId``, ``customer_id``, ``StockCode``, ``stars``...). CSV or
+Parquet, by suffix. ``--items FILE`` (``item_id,text``, optionally ``description`` and
+``category``) gives the content and hybrid methods their item text. The output has ``user_id,
+item_id, rank, score`` (rank 1 = best), items the user already has are never recommended, and
+ids keep the input's integer type when they were integers.
 
 The method is tuned as the pipeline tunes it: its grid is fitted on all but the last
 ``--validation-days`` of the file and scored on them, and the chosen values (printed) are
@@ -47,6 +48,7 @@ from models.recommendation import (
     rating_mode,
     tune_candidate,
 )
+from warehouse.sources.ratings import SOURCE as RATINGS
 
 
 def model_names() -> list[str]:
@@ -165,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown model {args.model!r}; --list-models shows the accepted names")
     if args.model in TEXT_CANDIDATES and args.items is None:
         parser.error(f"{args.model} needs item text: give --items FILE (item_id,text)")
-    raw = read_interactions(args.train)
+    raw = RATINGS.map_columns(read_interactions(args.train))  # userId, movieId... as ingest does
     interactions = normalize_interactions(raw)
     items = None if args.items is None else normalize_items(read_interactions(args.items))
     explicit = args.feedback == "ratings" or (
