@@ -12,7 +12,8 @@ so does the number of co-bought pairs (block-diagonal: ten shops with the same h
 Each fit runs in its own child process (``--child``), which loads the frames, records its peak
 resident memory (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) before and after fitting the
 method with its default parameters on all the data (tuning not included), and prints the
-figures as JSON. The parent polls the child's ``VmRSS`` and stops it above ``--max-gb`` (8) or
+fit's wall-clock and CPU seconds (user + system: on a shared machine the wall clock also counts
+the waits for a core) and the peaks as JSON. The parent polls the child's ``VmRSS`` and stops it above ``--max-gb`` (8) or
 after ``--timeout`` seconds (600), reporting the reason. EASE above
 ``models.recommenders.DENSE_MAX_ITEMS`` products is replaced by item-kNN: the table says which
 algorithm was fitted and what EASE's dense matrices would have needed.
@@ -83,11 +84,18 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process: what a fit costs whatever else runs."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def child(method: str, folder: Path) -> int:
     """Fit one method on the frames in ``folder``; print time and peak memory as JSON."""
     interactions = pd.read_parquet(folder / "interactions.parquet")
     items = pd.read_parquet(folder / "items.parquet")
     before = _peak_mb()
+    cpu = _cpu_seconds()
     start = time.perf_counter()
     if method == ALS:
         from implicit_als import fit_als
@@ -102,6 +110,7 @@ def child(method: str, folder: Path) -> int:
         json.dumps(
             {
                 "seconds": seconds,
+                "cpu_seconds": _cpu_seconds() - cpu,
                 "peak_mb": _peak_mb(),
                 "peak_before_fit_mb": before,
                 "algorithm": algorithm,
@@ -202,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     table = pd.DataFrame(rows)
     shown = table.assign(
         train_s=table.get("seconds"),
+        cpu_s=table.get("cpu_seconds"),
         peak_gb=table.get("peak_mb") / 1024.0 if "peak_mb" in table else None,
         before_fit_gb=table.get("peak_before_fit_mb") / 1024.0
         if "peak_before_fit_mb" in table
@@ -216,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
             "method",
             "algorithm",
             "train_s",
+            "cpu_s",
             "peak_gb",
             "before_fit_gb",
             "skipped",
