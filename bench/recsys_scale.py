@@ -13,8 +13,9 @@ Each fit runs in its own child process (``--child``), which loads the frames, re
 resident memory (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) before and after fitting the
 method with its default parameters on all the data (tuning not included), and prints the
 fit's wall-clock and CPU seconds (user + system: on a shared machine the wall clock also counts
-the waits for a core) and the peaks as JSON. The parent polls the child's ``VmRSS`` and stops it above ``--max-gb`` (8) or
-after ``--timeout`` seconds (600), reporting the reason. EASE above
+the waits for a core) and the peaks as JSON. The parent polls the child's ``VmRSS`` and stops
+it above ``--max-gb`` (8) or after ``--timeout`` wall-clock seconds (600), reporting the
+reason with the CPU seconds and memory the fit had used by then. EASE above
 ``models.recommenders.DENSE_MAX_ITEMS`` products is replaced by item-kNN: the table says which
 algorithm was fitted and what EASE's dense matrices would have needed.
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -131,21 +133,37 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
+def _cpu_of(pid: int) -> float:
+    """User + system CPU seconds of a running process (from /proc; 0 when gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_child(method: str, folder: Path, max_gb: float, timeout: float) -> dict:
     """One fit in a child process, stopped above ``max_gb`` resident or after ``timeout``."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", method, "--dir", str(folder)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    start, stopped = time.perf_counter(), None
+    start, stopped, peak = time.perf_counter(), None, 0.0
     while proc.poll() is None:
         time.sleep(0.25)
-        if _rss_mb(proc.pid) > max_gb * 1024:
+        rss = _rss_mb(proc.pid)
+        peak = max(peak, rss)
+        if rss > max_gb * 1024:
             stopped = f"stopped: resident memory above {max_gb:g} GB"
         elif time.perf_counter() - start > timeout:
             stopped = f"stopped: over {timeout:g} s"
         if stopped:
+            cpu = _cpu_of(proc.pid)
             proc.kill()
             proc.wait()
-            return {"skipped": stopped}
+            return {
+                "skipped": f"{stopped} (after {cpu:.0f} CPU-s, {peak / 1024:.1f} GB resident)",
+                "cpu_seconds_when_stopped": cpu,
+                "rss_mb_when_stopped": peak,
+            }
     out, err = proc.communicate()
     if proc.returncode != 0:
         return {
