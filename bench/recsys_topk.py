@@ -1,13 +1,19 @@
 """Train one recommender on any interactions file and write every user's top-k unseen items.
 
 The door for outside benchmarks: the input needs columns ``user_id, item_id`` and optionally
-``rating`` (any rating is an interaction: the methods learn from who bought or rated what;
-missing = 1) and ``timestamp`` (datetime, ISO text or Unix seconds; used for the validation
-split and the recency weighting of histories). CSV or Parquet, by suffix. ``--items FILE``
-(``item_id,text``, optionally ``description`` and ``category``) gives the content and hybrid
-methods their item text. The output has ``user_id, item_id, rank, score`` (rank 1 = best), items
-the user already has are never recommended, and ids keep the input's integer type when they
-were integers.
+``rating`` and ``timestamp`` (datetime, ISO text or Unix seconds; used for the validation
+split and the recency weighting of histories). A ``rating`` column on the ratings source's
+scale (0.5 to 5 stars in half steps, as MovieLens ``ratings.csv``) is read as the pipeline reads
+the ratings source (``--feedback auto``, the default; ``ratings`` forces it): the methods learn
+from the items rated ``--min-rating`` (4) or better, ``userknn_pearson`` correlates
+mean-centred ratings over co-rated items, validation counts only items rated that well, and no
+rated item is recommended again. Otherwise (``--feedback implicit``, or a rating that is a
+quantity, or none) every row is an interaction. Column names are read as the ratings source
+reads them (``userId``, ``movieId``, ``customer_id``, ``StockCode``, ``stars``...). CSV or
+Parquet, by suffix. ``--items FILE`` (``item_id,text``, optionally ``description`` and
+``category``) gives the content and hybrid methods their item text. The output has ``user_id,
+item_id, rank, score`` (rank 1 = best), items the user already has are never recommended, and
+ids keep the input's integer type when they were integers.
 
 The method is tuned as the pipeline tunes it: its grid is fitted on all but the last
 ``--validation-days`` of the file and scored on them, and the chosen values (printed) are
@@ -15,6 +21,7 @@ refitted on the whole file. ``--no-tune`` (or a file without timestamps) keeps t
 
     python bench/recsys_topk.py --train ratings.csv --k 10 --model ease --out top10.csv
     python bench/recsys_topk.py --train ratings.csv --items movies.csv --model hybrid --out t.csv
+    python bench/recsys_topk.py --train orders.csv --feedback implicit --model ease --out t.csv
     python bench/recsys_topk.py --list-models
 
 ``implicit_als`` (the ``implicit`` library's ALS, for side-by-side runs) is listed only when
@@ -38,8 +45,10 @@ from models.recommendation import (
     fit_candidate,
     normalize_interactions,
     normalize_items,
+    rating_mode,
     tune_candidate,
 )
+from warehouse.sources.ratings import SOURCE as RATINGS
 
 
 def model_names() -> list[str]:
@@ -82,15 +91,19 @@ def topk(
     k: int,
     items: pd.DataFrame | None = None,
     validation_days: int | None = 30,
+    min_rating: float | None = None,
 ) -> pd.DataFrame:
     """The output frame for ``model`` tuned on a validation split and trained on all of
-    ``interactions`` (``validation_days=None``: the defaults)."""
+    ``interactions`` (``validation_days=None``: the defaults); ``min_rating``: explicit
+    ratings, as the ratings source is trained (``fit_candidate(min_rating=...)``)."""
     if model == "implicit_als":
         rows = implicit_als_topk(interactions, k)
     else:
         params = None
         if validation_days:
-            params, score, trials = tune_candidate(model, interactions, validation_days, items, k)
+            params, score, trials = tune_candidate(
+                model, interactions, validation_days, items, k, min_rating=min_rating
+            )
             if score is None:
                 print("no timestamps or validation users: default parameters", file=sys.stderr)
             else:
@@ -99,7 +112,7 @@ def topk(
                     f"{params}, validation NDCG@{k} {score:.4f}",
                     file=sys.stderr,
                 )
-        fitted = fit_candidate(model, interactions, params, items)
+        fitted = fit_candidate(model, interactions, params, items, min_rating=min_rating)
         lists = fitted.recommend_batch(
             list(fitted.user_ids), k, exclude_bought=True, with_scores=True
         )
@@ -133,6 +146,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--validation-days", type=int, default=30)
     parser.add_argument("--no-tune", action="store_true", help="keep the default parameters")
+    parser.add_argument(
+        "--feedback",
+        choices=("auto", "ratings", "implicit"),
+        default="auto",
+        help="ratings: explicit stars; implicit: every row an interaction; auto: ratings when "
+        "the rating column is on the 0.5-5 star scale",
+    )
+    parser.add_argument(
+        "--min-rating", type=float, default=4.0, help="stars from which a rating is a like"
+    )
     args = parser.parse_args(argv)
     apply_runtime_env()
     if args.list_models:
@@ -144,12 +167,24 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown model {args.model!r}; --list-models shows the accepted names")
     if args.model in TEXT_CANDIDATES and args.items is None:
         parser.error(f"{args.model} needs item text: give --items FILE (item_id,text)")
-    raw = read_interactions(args.train)
+    raw = RATINGS.map_columns(read_interactions(args.train))  # userId, movieId... as ingest does
     interactions = normalize_interactions(raw)
     items = None if args.items is None else normalize_items(read_interactions(args.items))
+    explicit = args.feedback == "ratings" or (
+        args.feedback == "auto" and "rating" in raw.columns and rating_mode(interactions)
+    )
+    if explicit and args.model == "implicit_als":
+        parser.error("implicit_als learns from binary interactions: add --feedback implicit")
+    min_rating = args.min_rating if explicit else None
+    mode = (
+        f"explicit ratings, a like is >= {args.min_rating:g} stars"
+        if explicit
+        else "implicit (every row an interaction)"
+    )
+    print(f"feedback: {mode}", file=sys.stderr)
     start = time.perf_counter()
     days = None if args.no_tune else args.validation_days
-    out = _restore_id_types(topk(interactions, args.model, args.k, items, days), raw)
+    out = _restore_id_types(topk(interactions, args.model, args.k, items, days, min_rating), raw)
     seconds = time.perf_counter() - start
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if args.out.suffix.lower() in (".parquet", ".pq"):

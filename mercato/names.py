@@ -36,6 +36,7 @@ BUILTIN_FAMILIES: dict[str, str] = {
     "churn": "models.churn",
     "session_intent": "models.session_intent",
     "ad_response": "models.ad_response",
+    "rating_recommendation": "models.rating_recommendation",
 }
 
 #: Raw sources shipped with Mercato: name -> module.
@@ -45,6 +46,7 @@ BUILTIN_SOURCES: dict[str, str] = {
     "campaigns": "warehouse.sources.campaigns",
     "sessions": "warehouse.sources.sessions",
     "ads": "warehouse.sources.ads",
+    "ratings": "warehouse.sources.ratings",
 }
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -41,7 +41,9 @@ class RecommenderModel(PythonModel):
     ``history`` (users x items, CSR) holds each known customer's bought items with their weight.
     ``content`` (items x items, TF-IDF cosine of the item text) answers where the method has
     nothing to say: an item without learned neighbours, a customer whose history scores no item.
-    ``descriptions`` names every item in the answers.
+    ``descriptions`` names every item in the answers. ``seen`` (users x items) lists what each
+    user already has when it differs from ``history``: with explicit ratings the history holds
+    the liked items (or mean-centred ratings) and ``seen`` every item rated.
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class RecommenderModel(PythonModel):
         user_weights: sp.csr_matrix | None = None,
         content: sp.csr_matrix | None = None,
         descriptions: Sequence[str | None] | None = None,
+        seen: sp.csr_matrix | None = None,
     ) -> None:
         self.algorithm = algorithm
         self.params = dict(params or {})
@@ -72,6 +75,8 @@ class RecommenderModel(PythonModel):
             if descriptions is None
             else np.asarray([d if d else None for d in descriptions], dtype=object)
         )
+        #: every item each user has (rated, liked or not); None: the history's items
+        self.seen = None if seen is None else sp.csr_matrix(seen, dtype=np.float32)
         pop = np.asarray(popularity, dtype=np.float64)
         self.popularity = pop / pop.max() if pop.size and pop.max() > 0 else pop
         self._index()
@@ -90,6 +95,7 @@ class RecommenderModel(PythonModel):
         state.setdefault("user_weights", None)
         state.setdefault("content", None)
         state.setdefault("descriptions", None)
+        state.setdefault("seen", None)
         self.__dict__.update(state)
 
     # -- serving contract -------------------------------------------------------------------
@@ -113,9 +119,8 @@ class RecommenderModel(PythonModel):
         scores, by_content = self._score_rows(np.array([u]))
         scores = scores[0]
         if exclude_bought:
-            scores[
-                self.history.indices[self.history.indptr[u] : self.history.indptr[u + 1]]
-            ] = -np.inf
+            had = self.history if self.seen is None else self.seen
+            scores[had.indices[had.indptr[u] : had.indptr[u + 1]]] = -np.inf
         top = _top_k(scores, k)
         method = "content" if by_content[0] else self.algorithm
         return [(self.item_ids[i], float(scores[i])) for i in top], method
@@ -200,7 +205,7 @@ class RecommenderModel(PythonModel):
             known = chunk[chunk >= 0]
             scores = self._score_rows(known)[0] if len(known) else np.empty((0, 0))
             if exclude_bought and len(known):
-                sub = self.history[known].tocoo()
+                sub = (self.history if self.seen is None else self.seen)[known].tocoo()
                 scores[sub.row, sub.col] = -np.inf
             j = 0
             for r in chunk:

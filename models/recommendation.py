@@ -248,6 +248,25 @@ def holdout_truth(
     return truth
 
 
+def relevant(test: pd.DataFrame, min_rating: float | None) -> pd.DataFrame:
+    """The hold-out rows that count as hits: all of them for purchases, the items rated at
+    least ``min_rating`` stars for explicit ratings."""
+    if min_rating is None:
+        return test
+    return test[test["rating"] >= float(min_rating)].reset_index(drop=True)
+
+
+def rating_mode(interactions: pd.DataFrame) -> bool:
+    """Whether ``rating`` looks like explicit stars: on the ratings source's scale (0.5 to 5 in
+    half steps) and not all equal. Purchase quantities (any whole number, mostly above 5) and
+    a missing rating column (all 1) do not."""
+    from expectations.ratings import MAX_RATING, MIN_RATING
+
+    stars = interactions["rating"]
+    on_scale = stars.between(MIN_RATING, MAX_RATING).all() and ((stars * 2) % 1 == 0).all()
+    return bool(len(stars) and on_scale and stars.nunique() > 1)
+
+
 def build_item_text(settings: Settings | None = None) -> pd.DataFrame:
     """Item text from mart ``dim_products``: ``item_id, text, description``.
 
@@ -311,6 +330,7 @@ def fit_candidate(
     items: pd.DataFrame | None = None,
     cache: rs.Cache | None = None,
     max_dense_items: int | None = None,
+    min_rating: float | None = None,
 ) -> RecommenderModel:
     """Fit one method on interactions (and item text) and wrap it in the serving class.
 
@@ -320,6 +340,11 @@ def fit_candidate(
     part) switch to item-kNN above ``max_dense_items`` products (default
     ``recommenders.DENSE_MAX_ITEMS``); the model then says ``algorithm == "itemknn"`` and
     ``params["switched_from"] == name`` (and keeps the limit, so a refit switches alike).
+
+    ``min_rating`` (or ``params["min_rating"]``) reads ``rating`` as explicit stars (see
+    :func:`rating_mode`): the methods learn from the items rated at least that well,
+    ``userknn_pearson`` correlates mean-centred ratings over co-rated items, and every item a
+    user rated, liked or not, counts as seen. The value is kept in ``params`` for the refit.
     """
     from models.pyfunc import RecommenderModel
 
@@ -329,10 +354,23 @@ def fit_candidate(
         raise ValueError(f"{name} needs item text: pass items (columns item_id, text)")
     merged = {**DEFAULT_PARAMS[name], **dict(params or {})}
     extra = None if items is None else items["item_id"].to_numpy(dtype=str)
-    x, users, catalogue = rs.cached(cache, "matrix", lambda: _matrix(train, extra))
+    if min_rating is None:
+        min_rating = merged.get("min_rating")
+    if min_rating is not None:
+        merged["min_rating"] = float(min_rating)
+    seen, users, catalogue = rs.cached(cache, "matrix", lambda: _matrix(train, extra))
+    x, liked = seen, train
+    if min_rating is not None:
+        liked = train[train["rating"] >= float(min_rating)]
+        x = rs.cached(
+            cache, ("liked", min_rating), lambda: rs.aligned_matrix(liked, users, catalogue)
+        )
     halflife = merged.get("halflife_days")
+    end = train["timestamp"].max()
     history = rs.cached(
-        cache, ("history", halflife), lambda: rs.history_matrix(train, users, catalogue, halflife)
+        cache,
+        ("history", halflife, min_rating),
+        lambda: rs.history_matrix(liked, users, catalogue, halflife, end),
     )
     popularity = np.asarray(x.sum(axis=0)).ravel()
     texts = rs.item_texts(items, catalogue) if items is not None else None
@@ -364,6 +402,21 @@ def fit_candidate(
         weights = rs.cached(
             cache, key, lambda: rs.fit_ease(x, merged["l2"], int(merged["n_neighbors"]))
         )
+    elif name == "userknn_pearson" and min_rating is not None:
+        history = rs.cached(
+            cache,
+            ("centred", halflife),
+            lambda: rs.centred_ratings(train, users, catalogue, halflife),
+        )
+        key = (name, merged["n_neighbors"], merged["shrinkage"], "explicit", halflife)
+        user_weights = rs.cached(
+            cache,
+            key,
+            lambda: rs.fit_userknn_ratings(
+                history, seen, int(merged["n_neighbors"]), float(merged["shrinkage"])
+            ),
+        )
+        weights = itemknn(DEFAULT_PARAMS["itemknn"]["n_neighbors"])
     elif name in ("userknn_cosine", "userknn_pearson"):
         similarity = name.split("_")[1]
         key = (name, merged["n_neighbors"], merged["shrinkage"])
@@ -409,6 +462,7 @@ def fit_candidate(
         user_weights=user_weights,
         content=fallback,
         descriptions=None if descriptions is None else descriptions.tolist(),
+        seen=None if min_rating is None else seen,
     )
 
 
@@ -502,18 +556,23 @@ def tune_candidate(
     k: int = 10,
     grid: Sequence[Mapping[str, Any]] | None = None,
     base: Mapping[str, Any] | None = None,
+    min_rating: float | None = None,
 ) -> tuple[dict[str, Any], float | None, list[dict[str, Any]]]:
     """(chosen params, their validation NDCG@k, every trial) for one method.
 
     The validation split is the last ``validation_days`` of ``train``: each grid point is
     fitted on what came before and scored, bought items excluded, on it. ``base`` overrides
     the defaults under every point (the hybrid's EASE part). A split with nothing to score
-    keeps the defaults (validation NDCG None).
+    keeps the defaults (validation NDCG None). With ``min_rating`` (explicit ratings) the
+    methods learn in ratings mode and only validation items rated at least that well count.
     """
     chosen = {**DEFAULT_PARAMS[name], **dict(base or {})}
+    if min_rating is not None:
+        chosen["min_rating"] = float(min_rating)
     if train["timestamp"].isna().any():
         return chosen, None, []
     fit_part, valid, _ = temporal_split(train, validation_days)
+    valid = relevant(valid, min_rating)
     if fit_part.empty or not holdout_truth(fit_part, valid, True):
         return chosen, None, []
     cache: rs.Cache = {}
@@ -537,15 +596,18 @@ def score_candidates(
     k: int = 10,
     items: pd.DataFrame | None = None,
     tune_days: int | None = None,
+    min_rating: float | None = None,
 ) -> tuple[list[CandidateResult], dict[str, RecommenderModel]]:
     """Fit every method on ``train`` and score it on ``test``: both exclusion modes, cold
     items and light customers.
 
     With ``tune_days`` each method without explicit ``params`` is first tuned on a validation
     split of that many days carved from the end of ``train`` (:func:`tune_candidate`). Text
-    methods are skipped when there is no ``items`` frame.
+    methods are skipped when there is no ``items`` frame. ``min_rating``: explicit ratings
+    (:func:`rating_mode`), only hold-out items rated at least that well are relevant.
     """
     params = params or {}
+    test = relevant(test, min_rating)
     truth_ex = holdout_truth(train, test, exclude_bought=True)
     segments = segment_truths(train, truth_ex)
     catalog = train["item_id"].nunique()
@@ -563,10 +625,12 @@ def score_candidates(
             base = None
             if name == "hybrid" and "ease" in chosen:
                 base = {p: chosen["ease"][p] for p in HYBRID_FROM_EASE}
-            given, validation, trials = tune_candidate(name, train, tune_days, items, k, base=base)
+            given, validation, trials = tune_candidate(
+                name, train, tune_days, items, k, base=base, min_rating=min_rating
+            )
         tune_seconds = time.perf_counter() - start
         start = time.perf_counter()
-        model = fit_candidate(name, train, given, items)
+        model = fit_candidate(name, train, given, items, min_rating=min_rating)
         seconds = time.perf_counter() - start
         chosen[name] = dict(model.params)
         lists_ex = dict(zip(users_ex, model.recommend_batch(users_ex, k, True), strict=True))
@@ -599,11 +663,15 @@ def compare_candidates(
     k: int = 10,
     items: pd.DataFrame | None = None,
     tune_days: int | None = None,
+    min_rating: float | None = None,
 ) -> tuple[list[CandidateResult], dict[str, RecommenderModel], pd.DataFrame, pd.DataFrame]:
-    """:func:`score_candidates` on the temporal split of ``interactions`` (for the benches)."""
+    """:func:`score_candidates` on the temporal split of ``interactions`` (for the benches);
+    the test part returned holds the relevant rows only."""
     train, test, _ = temporal_split(interactions, holdout_days)
-    results, models = score_candidates(train, test, candidates, params, k, items, tune_days)
-    return results, models, train, test
+    results, models = score_candidates(
+        train, test, candidates, params, k, items, tune_days, min_rating
+    )
+    return results, models, train, relevant(test, min_rating)
 
 
 def _precision_curve_figure(models: Mapping[str, Any], train: pd.DataFrame, test: pd.DataFrame):
@@ -645,6 +713,9 @@ class RecommendationFamily(ModelFamily):
     chance = 0.0
     api = "serving.apis.recommendation"
     summary = "products for a customer and similar products (EASE, user-kNN, content, hybrid)"
+    #: None: implicit feedback (every hold-out purchase is relevant); a number: explicit stars,
+    #: hold-out items rated at least this well are relevant (``models.rating_recommendation``)
+    min_rating: float | None = None
 
     def __init__(
         self,
@@ -669,12 +740,16 @@ class RecommendationFamily(ModelFamily):
         if items is not None:
             items = normalize_items(items)
         train, test, cutoff = temporal_split(interactions, settings.holdout_days)
+        test = relevant(test, self.min_rating)
         info = {
             "holdout_days": settings.holdout_days,
             "validation_days": settings.holdout_days if self.tune else 0,
             "n_train_interactions": len(train),
             "n_test_interactions": len(test),
             "n_items_with_text": 0 if items is None else len(items),
+            "relevant": "every purchase"
+            if self.min_rating is None
+            else f"items rated >= {self.min_rating:g}",
         }
         return RecommendationSplit(train, test, interactions, info, items=items)
 
@@ -689,6 +764,7 @@ class RecommendationFamily(ModelFamily):
             k,
             items,
             tune_days=settings.holdout_days if self.tune else None,
+            min_rating=self.min_rating,
         )
         best = max(results, key=lambda r: r.excluded[f"ndcg_at_{k}"])
         floor = next((r.excluded[f"ndcg_at_{k}"] for r in results if r.name == "popularity"), None)

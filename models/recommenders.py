@@ -64,16 +64,36 @@ def interaction_matrix(
     return x, users, items
 
 
+def aligned_matrix(frame: pd.DataFrame, users: np.ndarray, items: np.ndarray) -> sp.csr_matrix:
+    """Binary users x items matrix of ``frame``'s pairs on given (sorted) user and item axes."""
+    rows = np.searchsorted(users, frame["user_id"].to_numpy(dtype=str))
+    cols = np.searchsorted(items, frame["item_id"].to_numpy(dtype=str))
+    x = sp.csr_matrix(
+        (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(users), len(items))
+    )
+    x.sum_duplicates()
+    x.data[:] = 1.0
+    return x
+
+
+def _decay(last: pd.Series, end: pd.Timestamp | None, halflife_days: float | None) -> np.ndarray:
+    if halflife_days is None or last.isna().any() or end is None or pd.isna(end):
+        return np.ones(len(last), dtype=np.float32)
+    age = (end - last).dt.total_seconds().to_numpy() / 86400.0
+    return np.power(0.5, age / halflife_days).astype(np.float32)
+
+
 def history_matrix(
-    train: pd.DataFrame, users: np.ndarray, items: np.ndarray, halflife_days: float | None
+    train: pd.DataFrame,
+    users: np.ndarray,
+    items: np.ndarray,
+    halflife_days: float | None,
+    end: pd.Timestamp | None = None,
 ) -> sp.csr_matrix:
-    """Users x items weights 0.5 ** (days since last bought / half-life) at the training end."""
+    """Users x items weights 0.5 ** (days since last bought / half-life) at the training end
+    (``end``, default the last timestamp of ``train``)."""
     last = train.groupby(["user_id", "item_id"], sort=False)["timestamp"].max()
-    if halflife_days is None or last.isna().any():
-        weight = np.ones(len(last), dtype=np.float32)
-    else:
-        age = (train["timestamp"].max() - last).dt.total_seconds().to_numpy() / 86400.0
-        weight = np.power(0.5, age / halflife_days).astype(np.float32)
+    weight = _decay(last, train["timestamp"].max() if end is None else end, halflife_days)
     rows = np.searchsorted(users, last.index.get_level_values(0).to_numpy(dtype=str))
     cols = np.searchsorted(items, last.index.get_level_values(1).to_numpy(dtype=str))
     return sp.csr_matrix((weight, (rows, cols)), shape=(len(users), len(items)))
@@ -271,3 +291,58 @@ def fit_userknn(
         return sim * _shrink(co, shrinkage)
 
     return top_n_rows(n_users, n_users, block, n_neighbors)
+
+
+# -- explicit ratings ------------------------------------------------------------------------
+def centred_ratings(
+    train: pd.DataFrame, users: np.ndarray, items: np.ndarray, halflife_days: float | None
+) -> sp.csr_matrix:
+    """Users x items ``(rating - the user's mean rating)``, times the recency weight.
+
+    The last rating of each user and item counts. Positive where the user liked the item more
+    than they like things on average, negative where less: what user-based Pearson compares and
+    what its neighbours vote with. A rating exactly at the user's mean is stored as 0.
+    """
+    ordered = train.sort_values("timestamp", kind="stable")
+    last = ordered.groupby(["user_id", "item_id"], sort=False).agg(
+        rating=("rating", "last"), timestamp=("timestamp", "max")
+    )
+    user = last.index.get_level_values(0).to_numpy(dtype=str)
+    mean = last.groupby(level=0)["rating"].transform("mean").to_numpy(dtype=np.float64)
+    weight = _decay(last["timestamp"], train["timestamp"].max(), halflife_days)
+    values = ((last["rating"].to_numpy(dtype=np.float64) - mean) * weight).astype(np.float32)
+    rows = np.searchsorted(users, user)
+    cols = np.searchsorted(items, last.index.get_level_values(1).to_numpy(dtype=str))
+    out = sp.csr_matrix((values, (rows, cols)), shape=(len(users), len(items)))
+    out.eliminate_zeros()
+    return out
+
+
+def fit_userknn_ratings(
+    centred: sp.csr_matrix,
+    rated: sp.csr_matrix,
+    n_neighbors: int = 50,
+    shrinkage: float = 10.0,
+) -> sp.csr_matrix:
+    """User-based Pearson on explicit ratings: the correlation over the items both users rated.
+
+    ``centred`` holds each user's ratings minus their mean (:func:`centred_ratings`), ``rated``
+    (binary) which items each user rated. For users u and v with co-rated items I:
+    ``sum_I c_u c_v / sqrt(sum_I c_u^2 * sum_I c_v^2)``, shrunk by ``n / (n + shrinkage)``
+    with n = |I|; top-N positive neighbours per user.
+    """
+    c = sp.csr_matrix(centred, dtype=np.float64)
+    b = sp.csr_matrix(rated, dtype=np.float64)
+    q = c.multiply(c).tocsr()
+    ct, bt, qt = c.T.tocsr(), b.T.tocsr(), q.T.tocsr()
+
+    def block(start: int, stop: int) -> np.ndarray:
+        num = (c[start:stop] @ ct).toarray()
+        left = (q[start:stop] @ bt).toarray()  # sum over co-rated items of c_u^2
+        right = (b[start:stop] @ qt).toarray()  # ... and of c_v^2
+        co = (b[start:stop] @ bt).toarray()
+        den = np.sqrt(left * right)
+        sim = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+        return sim * _shrink(co, shrinkage)
+
+    return top_n_rows(c.shape[0], c.shape[0], block, n_neighbors)

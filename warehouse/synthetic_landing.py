@@ -3,7 +3,8 @@
 What ``mercato run`` generates into an empty landing folder, what ``make demo`` runs on and what
 the test fixtures load: orders first, then the sources generated from those orders (reviews of
 bought products, a campaign sent to those orders' customers), then browsing sessions and ad
-impressions, so the families that join sources see one shop.
+impressions, and star ratings of the orders' products by some of their customers, so the
+families that join sources see one shop.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import pandas as pd
 from warehouse.synthetic import write_orders
 from warehouse.synthetic_ads import write_impressions
 from warehouse.synthetic_campaigns import order_customers, write_campaigns
+from warehouse.synthetic_ratings import shop_ratings
 from warehouse.synthetic_reviews import write_reviews
 from warehouse.synthetic_sessions import write_sessions
 
 #: the sources :func:`write_landing` writes, in order
-SOURCES = ("orders", "reviews", "campaigns", "sessions", "ads")
+SOURCES = ("orders", "reviews", "campaigns", "sessions", "ads", "ratings")
 
 
 def write_landing(
@@ -67,10 +69,14 @@ def write_landing(
     ads_path = write_impressions(
         landing_dir / "synthetic_ad_impressions.csv", n_impressions, seed=seed, end_date=end_date
     )
+    ratings_path = shop_ratings(
+        landing_dir / "synthetic_ratings.csv", orders, end_date=end_date, seed=seed
+    )
     return {
         "orders": orders_path,
         "reviews": reviews_path,
         "campaigns": campaigns_path,
         "sessions": sessions_path,
         "ads": ads_path,
+        "ratings": ratings_path,
     }

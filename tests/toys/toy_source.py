@@ -1,7 +1,7 @@
 """A toy raw source that lives in the test tree only: product ratings.
 
 It exists to prove that a source declared outside Mercato's code (``MERCATO_EXTRA_SOURCES=
-ratings=toy_source`` with this folder on ``PYTHONPATH``) is recognised by its columns, gated,
+toy_ratings=toy_source`` with this folder on ``PYTHONPATH``) is recognised by its columns, gated,
 loaded into its own raw table, or quarantined with a report, with no shipped file edited.
 """
 
@@ -77,7 +77,7 @@ def suites(delivered: list[str], now: datetime | None) -> list[Suite]:
 
 
 SOURCE = Source(
-    name="ratings",
+    name="toy_ratings",
     table="toy_ratings",
     columns=COLUMNS,
     staging_model="stg_toy_ratings",

@@ -91,3 +91,26 @@ def test_hybrid_takes_item_text_and_is_tuned_on_a_validation_split(tmp_path: Pat
     red_users = top[top["user_id"] <= 12]
     assert 99 in set(red_users["item_id"])  # the never-bought red item reaches red buyers
     assert 99 not in set(top[top["user_id"] > 12]["item_id"])
+
+
+def test_a_movielens_ratings_file_is_read_as_stars_like_the_ratings_source(tmp_path: Path) -> None:
+    """MovieLens names and Unix seconds; C is rated with A by many, but badly: not a like."""
+    rows = [(u, 1, 5.0) for u in range(10)] + [(u, 2, 5.0) for u in range(10)]
+    rows += [(u, 1, 5.0) for u in range(10, 40)] + [(u, 3, 1.0) for u in range(10, 40)]
+    rows += [(100, 1, 5.0), (101, 1, 4.5), (101, 3, 1.0)]
+    train = pd.DataFrame(rows, columns=["userId", "movieId", "rating"])
+    train["timestamp"] = 1_600_000_000 + 60 * train.index
+    src, out = tmp_path / "ratings.csv", tmp_path / "top.csv"
+    train.to_csv(src, index=False)
+    run = subprocess.run(
+        [sys.executable, str(SCRIPT), "--train", str(src), "--model", "itemknn", "--k", "2"]
+        + ["--no-tune", "--out", str(out)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert "feedback: explicit ratings, a like is >= 4 stars" in run.stderr
+    top = pd.read_csv(out)
+    first = top[top["rank"] == 1].set_index("user_id")["item_id"]
+    assert first[100] == 2  # liked together with A, not merely rated together
+    assert 3 not in set(top.loc[top["user_id"] == 101, "item_id"])  # rated: never again

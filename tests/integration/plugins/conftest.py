@@ -28,7 +28,7 @@ def toy_env(
         pipeline_home,
         home=dest,
         extra_families={"toy": "toy_family"},
-        extra_sources={"ratings": "toy_source"},
+        extra_sources={"toy_ratings": "toy_source"},
         model_poll_seconds=0.0,
     )
     with pytest.MonkeyPatch.context() as patch:

@@ -38,14 +38,14 @@ def test_a_file_with_the_sources_columns_loads_into_its_own_table(
 
     summary = stages.ingest(toy_env, _csv(tmp_path, "ratings.csv", RATINGS))
     (batch,) = summary["batches"]
-    assert (batch["source"], batch["status"], batch["rows"]) == ("ratings", "loaded", 3)
+    assert (batch["source"], batch["status"], batch["rows"]) == ("toy_ratings", "loaded", 3)
     rows = reader.query(toy_env, "select * from raw.toy_ratings order by rating_id")
     assert rows["rating"].tolist() == [5, 2, 4]
     assert rows["product_id"].tolist() == ["85123A", "71053", "84406B"]
     sources = reader.query(
         toy_env, "select source from raw.batches where batch_id = ?", [batch["batch_id"]]
     )
-    assert sources["source"].tolist() == ["ratings"]
+    assert sources["source"].tolist() == ["toy_ratings"]
     assert (toy_env.archive_dir / batch["batch_id"] / "ratings.csv").is_file()
 
 
@@ -62,7 +62,7 @@ def test_bad_values_are_quarantined_with_the_sources_own_checks(
     assert report.parent.parent == toy_env.quarantine_dir
     assert (report.parent / "bad-ratings.csv").read_bytes() == path.read_bytes()
     facts = json.loads((report.parent / "report.json").read_text())
-    assert facts["source"] == "ratings"
+    assert facts["source"] == "toy_ratings"
 
 
 def test_a_file_that_matches_no_source_is_refused_naming_what_each_expects(
@@ -76,7 +76,7 @@ def test_a_file_that_matches_no_source_is_refused_naming_what_each_expects(
     message = str(caught.value)
     assert "match no raw source" in message
     assert "orders: InvoiceNo, StockCode" in message
-    assert "ratings: rating_id, product_id, rating" in message
+    assert "toy_ratings: rating_id, product_id, rating" in message
     report = Path(caught.value.result.report_path)
     assert (report.parent / "mystery.csv").is_file()
 
@@ -88,7 +88,7 @@ def test_the_source_can_be_named_for_a_file_whose_columns_do_not_say(
     from pipeline import cli
 
     partial = _csv(tmp_path, "partial.csv", RATINGS[["id", "stars"]])
-    assert cli.main(["ingest", "--source", "ratings", str(partial)]) == 1
+    assert cli.main(["ingest", "--source", "toy_ratings", str(partial)]) == 1
     quarantined = list(toy_env.quarantine_dir.glob("*/partial.csv"))
     assert len(quarantined) == 1
     report = (quarantined[0].parent / "report.md").read_text()

@@ -74,7 +74,8 @@ def test_the_api_page_is_mercatos_own_and_every_example_answers(server, api_key)
     assert "BentoML" not in spec["info"]["description"]
     tags = {t["name"]: t.get("description") for t in spec["tags"]}
     for family in families():
-        assert tags.get(family.name), f"no tag with a description for {family.name}"
+        if family.api:  # a family without endpoints (rating_recommendation) has no tag
+            assert tags.get(family.name), f"no tag with a description for {family.name}"
     headers = {"Authorization": f"Bearer {api_key}"}
     answered = 0
     for path, operations in spec["paths"].items():
