@@ -87,8 +87,6 @@ def _load(module_name: str, family: ModelFamily | None, tag: str, description: s
 
 #: The service's own endpoints (model info), after every family's.
 SERVICE_API = "serving.apis.info"
-#: Administrative endpoints (erasure), last.
-ADMIN_API = "serving.apis.admin"
 
 
 def family_apis(settings: Settings | None = None) -> list[FamilyApi]:
@@ -99,7 +97,6 @@ def family_apis(settings: Settings | None = None) -> list[FamilyApi]:
     """
     apis = [_load(f.api, f, f.name, f.summary or f.name) for f in families(settings) if f.api]
     apis.append(_load(SERVICE_API, None, "service", "What the service serves, and its health."))
-    apis.append(_load(ADMIN_API, None, "admin", "Erasure of a customer, behind the API key."))
     seen: dict[str, str] = {}
     for api in apis:
         for endpoint in api.endpoints:

@@ -159,7 +159,7 @@ def add_logs(home: Settings, customer_id: str, other: str) -> None:
         con.execute("create schema if not exists assistant")
         con.execute(
             "create table assistant.conversations (conversation_id varchar, customer_id varchar, "
-            "role varchar, message varchar, at timestamp)"
+            "role varchar, message varchar, sent_at timestamp)"
         )
         con.execute(
             "insert into assistant.conversations values "
