@@ -58,8 +58,8 @@ def token_pattern(customer_id: str) -> re.Pattern[str]:
 def erase_warehouse(settings: Settings, customer_id: str) -> list[tuple[str, int]]:
     """Delete the customer's rows from every DuckDB base table with a customer-id column.
 
-    Returns (schema.table, rows removed) for each table that lost rows. One transaction, then a
-    checkpoint, so the file holds the new state.
+    Returns (schema.table, rows removed) for each table that lost rows. One transaction; then
+    the file is compacted (:func:`compact`), so no freed block keeps the deleted rows' bytes.
     """
     if not settings.warehouse_path.is_file():
         return []
@@ -98,8 +98,29 @@ def erase_warehouse(settings: Settings, customer_id: str) -> list[tuple[str, int
         except Exception:
             con.execute("rollback")
             raise
-        con.execute("checkpoint")
+    if out:
+        compact(settings.warehouse_path)
     return out
+
+
+def compact(path: Path) -> None:
+    """Rewrite a DuckDB file into a fresh one (every schema, table, view and constraint).
+
+    DuckDB reuses freed blocks without zeroing them, so deleted rows stay readable in the
+    file's bytes until overwritten; a copy holds only the live data. The new file replaces the
+    old one atomically; a reader that had the old one open keeps reading it.
+    """
+    import duckdb
+
+    fresh = path.with_name(path.name + ".compact")
+    fresh.unlink(missing_ok=True)
+    quoted = str(fresh).replace("'", "''")
+    with duckdb.connect(str(path)) as con:
+        name = con.execute("select current_database()").fetchone()[0]
+        con.execute(f"attach '{quoted}' as mercato_compacted")
+        con.execute(f'copy from database "{name}" to mercato_compacted')
+        con.execute("detach mercato_compacted")
+    fresh.replace(path)
 
 
 # -- SQLite ---------------------------------------------------------------------------------------

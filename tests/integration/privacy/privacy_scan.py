@@ -2,8 +2,9 @@
 
 Every store the home has, read the way a person auditing it would: every DuckDB table and view
 (each column as text), every SQLite file (each text column, and blobs as bytes, plus the file's
-raw bytes), every Parquet file (each column as text), and the bytes of every other file. A hit
-is the id as a whole token (``12346`` or ``12346.0``, not ``123460``).
+raw bytes), every Parquet file (each column as text), and the bytes of every other file, the
+DuckDB file's too (deleted rows may linger in its free blocks). A hit is the id as a whole
+token (``12346`` or ``12346.0``, not ``123460``).
 """
 
 from __future__ import annotations
@@ -108,6 +109,8 @@ def scan_home(home: Path, customer_id: str, warehouse: Path) -> dict[str, object
         if path.resolve() == warehouse.resolve():
             hits = scan_duckdb(path, customer_id)
             found.update({f"duckdb:{k}": v for k, v in hits.items()})
+            if pattern.search(data.decode("latin-1")):  # rows deleted but still in free blocks
+                found["duckdb:bytes"] = len(pattern.findall(data.decode("latin-1")))
         elif data.startswith(SQLITE_MAGIC):
             hits = scan_sqlite(path, customer_id)
             found.update({f"sqlite:{rel}:{k}": v for k, v in hits.items()})
