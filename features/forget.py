@@ -85,10 +85,12 @@ def forget(settings: Settings, customer_id: Any) -> ForgetResult:
     result = ForgetResult(pseudo, newly_suppressed=bool(suppress(settings.home, [pseudo])))
     result.erased += [Erased("table", t, n) for t, n in redact.erase_warehouse(settings, cid)]
     result.erased += _erase_redis(settings, cid)
-    match, pattern, keys = redact.matcher_for_id(cid), redact.token_pattern(cid), entity_keys(cid)
+    match, pattern = redact.matcher_for_id(cid), redact.token_pattern(cid)
+    keys: list[bytes] | None = None  # Feast is imported only for a home with a SQLite file
     for path in home_files(settings):
         rel = str(path.relative_to(settings.home))
         if redact.is_sqlite(path):
+            keys = entity_keys(cid) if keys is None else keys
             result.erased += [
                 Erased("online_store" if feast else "sqlite", f"{rel}:{table}", n)
                 for table, n, feast in redact.erase_sqlite(path, cid, keys)

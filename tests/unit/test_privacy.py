@@ -170,3 +170,33 @@ async def _ok(scope, receive, send) -> None:
     await receive()
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": b"{}"})
+
+
+def test_mercato_forget_on_a_home_of_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline.cli import main
+
+    home = tmp_path / "home"
+    (home / "landing").mkdir(parents=True)
+    (home / "landing" / "orders.csv").write_text("InvoiceNo,CustomerID\n1,17850.0\n2,12346\n")
+    (home / "assistant").mkdir()
+    (home / "assistant" / "chat.jsonl").write_text('{"customer_id": 17850, "text": "hi"}\n')
+    monkeypatch.setenv("MERCATO_HOME", str(home))
+    monkeypatch.delenv("MERCATO_API_KEY", raising=False)
+    assert main(["forget", "17850"]) == 0
+    out = capsys.readouterr().out
+    summary = json.loads(out)
+    assert "17850" not in out and summary["lines_removed"] == 2
+    assert summary["service"].startswith("not asked")
+    assert (home / "landing" / "orders.csv").read_text() == "InvoiceNo,CustomerID\n2,12346\n"
+    assert (home / "assistant" / "chat.jsonl").read_text() == ""
+    log = [
+        json.loads(line)
+        for line in (home / "privacy" / "erasures.jsonl").read_text().split("\n")
+        if line
+    ]
+    assert {e["where"] for e in log} == {"landing/orders.csv", "assistant/chat.jsonl"}
+    assert all(set(e) == {"at", "kind", "where", "lines"} for e in log)
+    assert main(["forget", "17850"]) == 0  # a repeat removes nothing
+    assert json.loads(capsys.readouterr().out)["lines_removed"] == 0
