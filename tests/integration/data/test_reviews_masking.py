@@ -1,8 +1,9 @@
 """Review text reaches the warehouse with e-mail addresses, phone and card numbers masked.
 
 A generated reviews batch with personal data pasted into some texts and titles (and into one
-row that is set aside as bad, which raw keeps with its reason) goes through landing, the raw gate, dbt's review models and the
-mart gate; no stored copy but the archived delivery holds the personal data.
+row that is set aside as bad, which raw keeps with its reason) goes through landing, the raw
+gate, dbt's review models and the mart gate; no stored copy but the archived delivery holds the
+personal data.
 """
 
 from __future__ import annotations
