@@ -155,6 +155,10 @@ def plan_campaign(
     best = np.argmax(profit, axis=1)
     rows = np.arange(len(ids))
     best_profit = profit[rows, best]
+    if hasattr(model, "known_customer"):
+        # A forgotten customer's row stays in the arrays but is no longer known: never chosen.
+        known = np.fromiter((model.known_customer(str(c)) for c in ids), bool, len(ids))
+        best_profit = np.where(known, best_profit, -np.inf)
     best_uplift = uplift[rows, best]
     capacity = int(budget // cost_per_contact)
     order = np.lexsort((ids.astype(str), -best_profit))

@@ -300,11 +300,18 @@ def champion_version(settings: Settings, name: str) -> str | None:
 
 
 def load_version(settings: Settings, name: str, version: str) -> Any:
-    """The unwrapped Python model object of one version."""
+    """The unwrapped Python model object of one version, with forgotten customers dropped from
+    its per-customer lookups (``models.forgetting``)."""
     import mlflow.pyfunc
 
+    from models.forgetting import forget_in_model, suppressed_matcher
+
     client(settings)
-    return mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model()
+    model = mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model()
+    match = suppressed_matcher(settings)
+    if match is not None:
+        forget_in_model(model, match)
+    return model
 
 
 def load_champion(settings: Settings, name: str) -> tuple[Any, str]:

@@ -144,6 +144,19 @@ def _parser() -> argparse.ArgumentParser:
     score.add_argument("--out", type=Path, required=True, help="scored file (.csv or .parquet)")
     score.set_defaults(func=_sentiment_score)
 
+    forget = sub.add_parser(
+        "forget",
+        help="forget a customer everywhere the data home keeps them (GDPR article 17)",
+        description="Remove a customer from the warehouse, the online store, archived batches "
+        "and every data file of the home, keep them out of later deliveries, and tell a running "
+        "service. See docs/privacy.md.",
+    )
+    forget.add_argument("customer_id", help="the customer id, as in the order data")
+    forget.add_argument(
+        "--retrain", action="store_true", help="then rebuild and retrain every family without them"
+    )
+    forget.set_defaults(func=_forget)
+
     info = sub.add_parser("info", help="show the settings and where each tool writes")
     info.set_defaults(func=_info)
     _add_campaign(sub)
@@ -254,6 +267,13 @@ def _sentiment_score(settings: Settings, args: argparse.Namespace) -> int:
     from models.sentiment_files import score_file
 
     _print(score_file(settings, args.path, args.out, args.text_col, args.title_col, args.terms))
+    return 0
+
+
+def _forget(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline import stages
+
+    _print(stages.forget(settings, args.customer_id, retrain=args.retrain))
     return 0
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mercato.names import family_names
+from mercato.privacy import Pseudonymizer, scrub
 from mercato.settings import Settings, apply_runtime_env
 from warehouse.dbt import DBT_LAYERS
 
@@ -144,6 +145,64 @@ def champions(settings: Settings) -> dict[str, Any]:
     return {"champions": registry.champions(settings)}
 
 
+def forget(
+    settings: Settings,
+    customer_id: str,
+    retrain: bool = False,
+    progress: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Forget a customer everywhere (``features.forget``), tell a running service, retrain.
+
+    The erasure runs here; then a service at ``serve_host:serve_port`` is asked (with the API
+    key) to drop the customer from the models it serves, at once. Without a reachable service,
+    or without a key, a running one applies the suppression list at its next alias check
+    (``MERCATO_MODEL_POLL_SECONDS``). ``retrain`` then rebuilds the marts and features and
+    trains every family on the data without the customer (``run_all`` on an empty landing
+    folder), so the new champions never knew them. The summary names the customer by
+    pseudonym only.
+    """
+    from features.forget import forget as erase
+
+    apply_runtime_env(settings)
+    summary = erase(settings, customer_id).summary()
+    summary["service"] = _tell_service(settings, customer_id)
+    if retrain:
+        run = run_all(settings, None, progress=progress)
+        summary["retrain"] = {
+            name[len("train_") :]: {"version": r.get("version"), "promoted": r.get("promoted")}
+            for name, r in run.items()
+            if name.startswith("train_") and isinstance(r, dict)
+        }
+    return summary
+
+
+def _tell_service(settings: Settings, customer_id: str) -> str:
+    """Ask a running service to forget the customer now; a line saying what happened."""
+    import urllib.error
+    import urllib.request
+
+    url = f"http://{settings.serve_host}:{settings.serve_port}/admin_forget"
+    if not settings.api_key:
+        return (
+            "not asked (no MERCATO_API_KEY): a running service drops the customer at its next "
+            "alias check"
+        )
+    request = urllib.request.Request(
+        url,
+        data=json.dumps({"customer_id": str(customer_id)}).encode(),
+        headers={"Content-Type": "application/json", "X-API-Key": settings.api_key},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            dropped = json.loads(answer.read()).get("lookups_dropped", 0)
+        return f"{url}: forgotten now ({dropped} lookups dropped)"
+    except urllib.error.HTTPError as err:
+        return f"{url} answered {err.code}: the service applies the list at its next alias check"
+    except OSError:
+        return f"no service at {url}"
+
+
 def run_all(
     settings: Settings,
     data: Path | None = None,
@@ -169,7 +228,9 @@ def run_all(
     summary["finished_at"] = datetime.now(UTC).isoformat()
     settings.run_log_dir.mkdir(parents=True, exist_ok=True)
     out = settings.run_log_dir / f"run-{started.strftime('%Y%m%dT%H%M%S%fZ')}.json"
-    out.write_text(json.dumps(summary, indent=2, default=str))
+    # Run summaries never hold raw customer ids: any such field gets its pseudonym.
+    written = scrub(summary, Pseudonymizer(settings.home))
+    out.write_text(json.dumps(written, indent=2, default=str))
     shutil.copyfile(out, settings.run_log_dir / "latest.json")
     return summary
 

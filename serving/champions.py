@@ -154,6 +154,7 @@ class ChampionTracker:
         self._thread: threading.Thread | None = None
         self.current = Champions(models={n: None for n in names})
         self.swaps: list[tuple[str, str | None, str]] = []  # (name, old, new), for model_info
+        self._suppression_stamp: int | None = None  # the suppression list last applied
         #: called with the swaps of a refresh that made any, after the new set is served
         self.on_swap: list[Callable[[list[tuple[str, str | None, str]]], None]] = []
 
@@ -220,6 +221,7 @@ class ChampionTracker:
                 made.append((name, served.version if served else None, target))
             # The one write readers see: a new, complete Champions object.
             self.current = Champions(models=updated, checked_at=_now())
+            self._follow_suppressions()
             for swap in made:
                 logger.info("now serving %s v%s (was %s)", swap[0], swap[2], swap[1] or "nothing")
             self.swaps.extend(made)
@@ -252,6 +254,41 @@ class ChampionTracker:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+
+    def _follow_suppressions(self) -> None:
+        """Apply the suppression list to the served models when it changed (checked with every
+        alias check): a ``mercato forget`` that could not reach the service still takes effect
+        within ``poll_seconds``. Called under the swap lock."""
+        from mercato.privacy import suppression_path
+        from models.forgetting import suppressed_matcher
+
+        try:
+            stamp = suppression_path(self.settings.home).stat().st_mtime_ns
+        except OSError:
+            return
+        if stamp == self._suppression_stamp:
+            return
+        self._suppression_stamp = stamp
+        match = suppressed_matcher(self.settings)
+        if match is not None:
+            self._forget_served(match)
+
+    def _forget_served(self, match: Callable[[str], bool]) -> int:
+        from models.forgetting import forget_in_model
+
+        return sum(
+            forget_in_model(loaded.model, match)
+            for loaded in self.current.models.values()
+            if loaded is not None
+        )
+
+    def forget(self, match: Callable[[str], bool]) -> int:
+        """Drop matching customers from every served model's lookups now (``mercato forget``).
+
+        Versions loaded later drop them when loaded (``models.registry.load_version``).
+        """
+        with self._swap_lock:
+            return self._forget_served(match)
 
     def served_versions(self) -> dict[str, str | None]:
         current = self.current

@@ -194,6 +194,9 @@ def _document_operation(
         operation["security"] = copy.deepcopy(SECURITY)
     if api.model_name is not None:  # the family's model may have no champion yet
         responses["503"] = _error(UNAVAILABLE)
+    if endpoint.name.startswith("admin_"):
+        responses["403"] = _error("The service runs without an API key: admin calls are refused.")
+        responses["503"] = _error("The erasure could not finish (the warehouse is busy); retry.")
     operation["responses"] = dict(sorted(responses.items()))
 
 

@@ -65,6 +65,8 @@ class IngestResult:
     source: str = ""
     #: bad rows of a loaded batch kept in ``quarantine/rows-<batch_id>/`` (row-level sources)
     quarantined_rows: int = 0
+    #: lines of forgotten customers dropped (``mercato forget``'s suppression list)
+    suppressed_rows: int = 0
 
 
 class UnreadableBatch(Exception):
@@ -205,10 +207,14 @@ def ingest_file(
             warnings.append(f"{kept_out} bad rows kept out of the warehouse: {folder}")
             parsed = parsed[~bad]
 
-    # Copied, not moved: the landing file leaves only once its rows are loaded.
-    _keep(path, settings.archive_dir / batch_id, in_landing=False)
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
     rows = kind.to_rows(parsed).assign(batch_id=batch_id, loaded_at=pd.Timestamp(loaded_at))
+    rows, dropped = drop_suppressed(settings, rows)
+    # Copied, not moved: the landing file leaves only once its rows are loaded.
+    archived = _keep(path, settings.archive_dir / batch_id, in_landing=False)
+    if dropped:
+        warnings.append(f"{dropped} lines of forgotten customers dropped (mercato forget)")
+        _redact_archived(settings, archived, batch_id)
     count = _load(settings, kind, rows, path, sha256, batch_id, loaded_at)
     if in_landing:
         path.unlink()
@@ -220,7 +226,49 @@ def ingest_file(
         warnings=warnings,
         source=kind.name,
         quarantined_rows=kept_out,
+        suppressed_rows=dropped,
     )
+
+
+def _suppressed_matcher(settings: Settings):  # type: ignore[no-untyped-def]
+    """True for a customer id whose pseudonym is on the suppression list."""
+    from mercato.privacy import Pseudonymizer, suppressed
+
+    gone = suppressed(settings.home)
+    pseudo = Pseudonymizer(settings.home)
+    return lambda value: pseudo(value) in gone
+
+
+def _redact_archived(settings: Settings, archived: Path, batch_id: str) -> None:
+    """The archived copy of a redelivered batch, without the forgotten customers' lines."""
+    from mercato.privacy import log_erasure
+    from warehouse.redact import rewrite_table_file
+
+    n = rewrite_table_file(archived, _suppressed_matcher(settings))
+    where = str(archived.relative_to(settings.home))
+    log_erasure(settings.home, [{"kind": "archive", "where": where, "lines": n, "batch": batch_id}])
+
+
+def drop_suppressed(settings: Settings, rows: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """``rows`` without the lines of forgotten customers, and how many were dropped.
+
+    A line goes when the pseudonym of any customer-id column's value is on the home's
+    suppression list (``mercato.privacy``): the list holds keyed hashes, never ids.
+    """
+    from mercato.privacy import Pseudonymizer, is_customer_column, suppressed
+
+    gone = suppressed(settings.home)
+    columns = [c for c in rows.columns if is_customer_column(c)]
+    if not gone or not columns or rows.empty:
+        return rows, 0
+    pseudo = Pseudonymizer(settings.home)
+    hit = pd.Series(False, index=rows.index)
+    for column in columns:
+        values = rows[column]
+        forgotten = [v for v in values.dropna().unique() if pseudo(v) in gone]
+        hit |= values.isin(forgotten)
+    n = int(hit.sum())
+    return (rows[~hit], n) if n else (rows, 0)
 
 
 # -- reading ------------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
-"""The service's own endpoint: which registry version answers for each model family."""
+"""The service's own endpoints: which registry version answers for each model family, and the
+administrative ones (``serving.apis.admin``: erasure of a customer)."""
 
 from __future__ import annotations
 
 from serving import schemas as s
 from serving.apis import Endpoint
+from serving.apis.admin import ENDPOINTS as ADMIN_ENDPOINTS
 from serving.core import MercatoCore
 
 
@@ -20,4 +22,5 @@ ENDPOINTS = [
         "The registry version served for each model family, and how the alias is followed",
         example={},
     ),
+    *ADMIN_ENDPOINTS,
 ]

@@ -28,6 +28,11 @@ and ``reject_reason``; ``stg_reviews`` carries the flag, the marts read only val
 ``review_rejects`` lists the set-aside rows with their reasons for a person to fix and resend.
 Values that could not be typed are stored as null (the reason quotes the delivered value).
 
+**Free text is masked before anything stores it.** :func:`parse` replaces e-mail addresses,
+phone numbers and card-like numbers in ``text`` and ``title`` by ``[email]``, ``[phone]`` and
+``[card]`` (``mercato.pii.mask_free_text``), so raw, the marts, the quarantined rows and every
+model see the masked text only; the archived file keeps the delivery byte for byte.
+
 A CSV that is not UTF-8 is still refused whole by landing before this gate (the byte and line
 are named); the UTF-8 row check catches what a typed file (Parquet) can carry: undecodable
 bytes, lone surrogates, U+FFFD replacement characters and control characters.
@@ -43,6 +48,7 @@ import pandas as pd
 from expectations import reviews as suites
 from expectations.raw_gate import Suite
 from mercato.names import CUSTOMER_ID_TRAILING_ZEROS
+from mercato.pii import mask_free_text
 from warehouse.sources import Column, Source
 
 MAX_TEXT_CHARS = suites.MAX_TEXT_CHARS
@@ -194,6 +200,10 @@ def parse(frame: pd.DataFrame) -> pd.DataFrame:
     out["rating_value"] = number.where(whole)
 
     raw_text, undecodable = _text(_column(out, "text"))
+    # Personal data never gets past parsing: every later copy (raw, marts, quarantine) is masked.
+    raw_text = _masked(raw_text)
+    if "text" in out.columns:
+        out["text"] = _objects(raw_text)
     filled = raw_text.notna() & (raw_text.str.strip() != "")
     text = raw_text.where(filled)
     out["text_value"] = _objects(text)
@@ -201,6 +211,9 @@ def parse(frame: pd.DataFrame) -> pd.DataFrame:
     damaged = undecodable | text.str.contains(_DAMAGED, regex=True, na=False)
     length = text.str.len()
     title, _ = _text(_column(out, "title"))
+    title = _masked(title)
+    if "title" in out.columns:
+        out["title"] = _objects(title)
     out["title_value"] = _objects(title.where(title.str.strip() != ""))
 
     delivered_at = _column(out, "created_at")
@@ -274,6 +287,11 @@ def parse(frame: pd.DataFrame) -> pd.DataFrame:
     out["row_is_valid"] = out["reject_reason"].isna()
     out["source_row"] = np.arange(1, n + 1, dtype="int64")
     return out
+
+
+def _masked(text: pd.Series) -> pd.Series:
+    """Free text with e-mail addresses, phone and card-like numbers masked (``mercato.pii``)."""
+    return text.map(lambda v: mask_free_text(v) if isinstance(v, str) else v).astype("string")
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:
