@@ -45,6 +45,7 @@ BUILTIN_SOURCES: dict[str, str] = {
     "campaigns": "warehouse.sources.campaigns",
     "sessions": "warehouse.sources.sessions",
     "ads": "warehouse.sources.ads",
+    "support": "warehouse.sources.support",
 }
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
