@@ -36,6 +36,7 @@ BUILTIN_FAMILIES: dict[str, str] = {
     "churn": "models.churn",
     "session_intent": "models.session_intent",
     "ad_response": "models.ad_response",
+    "intent": "models.intent",
 }
 
 #: Raw sources shipped with Mercato: name -> module.
