@@ -160,7 +160,7 @@ class IntentModel(PythonModel):
         """
         fast = self.__dict__.get("_fast")
         if fast is None:
-            fast = self.__dict__["_fast"] = _FastScorer(self.pipeline)
+            fast = self.__dict__["_fast"] = FastScorer(self.pipeline)
         return fast.proba(str(text))
 
     def predict_many(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -188,8 +188,10 @@ class IntentModel(PythonModel):
         return pd.DataFrame({"intent": intents, "probability": p, "unsure": p < self.threshold})
 
 
-class _FastScorer:
-    """The fitted pipeline's arithmetic for one text (see ``IntentModel.predict_proba_one``)."""
+class FastScorer:
+    """A fitted TF-IDF FeatureUnion + logistic regression pipeline's arithmetic for one text
+    (see ``IntentModel.predict_proba_one``); the assistant scores the sentiment champion's
+    pipeline, the same stack, with it too."""
 
     def __init__(self, pipeline: Any) -> None:
         union = pipeline.named_steps["features"]

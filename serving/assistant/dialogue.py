@@ -30,6 +30,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from models.intent import FastScorer
 from serving.assistant.entities import Catalogue, Entity, extract
 from serving.assistant.knowledge import KnowledgeBase
 from serving.assistant.log import ConversationLog
@@ -117,6 +118,7 @@ class Assistant:
         self.log = log
         self._memory: OrderedDict[str, str] = OrderedDict()
         self._catalogue: tuple[int, Catalogue] | None = None
+        self._sentiment: tuple[Any, FastScorer | None] | None = None
 
     def catalogue(self, snapshot: Snapshot) -> Catalogue:
         """The catalogue of ``snapshot``, built once per snapshot."""
@@ -180,15 +182,31 @@ class Assistant:
     ) -> str | None:
         if HUMAN_WORDS.search(message):
             return "asked for a person"
-        if sentiment is not None:
-            p = float(sentiment.predict_proba(message))
+        shouting = bool(SHOUTING.search(message)) or c["intent"] == "complaint"
+        if sentiment is not None and shouting:  # the model is asked only when it can matter
+            p = self._positive_probability(sentiment, message)
             turn.sources.append({"kind": "model", "name": "mercato_sentiment"})
-            shouting = bool(SHOUTING.search(message)) or c["intent"] == "complaint"
-            if p < ANGRY_BELOW and shouting:
+            if p < ANGRY_BELOW:
                 return "the message is angry"
         if c["unsure"]:
             return f"not sure what is asked (intent probability {c['probability']:.2f})"
         return HAND_OVER_INTENTS.get(c["intent"])
+
+    def _positive_probability(self, sentiment: Any, message: str) -> float:
+        """The sentiment champion's P(positive), by the intent model's fast path when its
+        pipeline is the linear TF-IDF one (equal to ``predict_proba``, a tenth of the time)."""
+        cached = self._sentiment
+        if cached is None or cached[0] is not sentiment:
+            pipeline = getattr(sentiment, "pipeline", None)
+            try:
+                fast = FastScorer(pipeline) if pipeline is not None else None
+            except (AttributeError, KeyError, TypeError):
+                fast = None
+            cached = self._sentiment = (sentiment, fast)
+        fast = cached[1]
+        if fast is None:
+            return float(sentiment.predict_proba(message))
+        return float(fast.proba(message)[1])
 
     def _hand_over(self, turn: Turn, reason: str, customer_id: str | None, message: str) -> None:
         ticket = f"T-{uuid.uuid4().hex[:10].upper()}"
