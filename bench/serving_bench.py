@@ -289,11 +289,23 @@ def worker_rss(pid: int) -> tuple[int, int]:
 
 
 # -- the run ------------------------------------------------------------------------------------
-def _has_champions(settings: Settings) -> bool:
+#: the registered model each measured endpoint answers with
+ENDPOINT_MODELS = {
+    "recommend": "mercato_recommender",
+    "propensity": "mercato_propensity",
+    "propensity_features": "mercato_propensity",
+    "propensity_features_batch": "mercato_propensity",
+    "assist": "mercato_intent",
+}
+
+
+def _has_champions(settings: Settings, endpoints: tuple[str, ...] = ENDPOINTS) -> bool:
+    """Whether the models the measured endpoints answer with all have a champion."""
     from models import registry
 
     try:
-        return all(registry.champions(settings).values())
+        champions = registry.champions(settings)
+        return all(champions.get(ENDPOINT_MODELS[e]) for e in endpoints)
     except Exception:  # noqa: BLE001 - an empty folder has no registry yet
         return False
 
@@ -304,6 +316,7 @@ def run(
     memory_requests: int = 50_000,
     rounds: int = 4,
     metrics: bool = True,
+    endpoints: tuple[str, ...] = ENDPOINTS,
 ) -> dict[str, Any]:
     from serving.launch import free_port, start_background
 
@@ -334,8 +347,9 @@ def run(
     try:
         ports = {"bentoml": bento.port, "bare_fastapi": bare.port}
         key = settings.api_key
-        for endpoint in ENDPOINTS:
-            n = requests if endpoint in SINGLE_ENDPOINTS else max(rounds, requests // 10)
+        for endpoint in endpoints:
+            batch = endpoint == "propensity_features_batch"
+            n = max(rounds, requests // 10) if batch else requests
             for port in ports.values():  # warm both up
                 warm = bodies[endpoint][: max(20, n // 6)]
                 load(port, [_request(port, endpoint, b, key) for b in warm], 4)
@@ -354,7 +368,8 @@ def run(
                         flush=True,
                     )
         bare.stop()
-        result["memory"] = memory_run(bento.pid, bento.port, bodies, key, memory_requests)
+        if memory_requests > 0:
+            result["memory"] = memory_run(bento.pid, bento.port, bodies, key, memory_requests)
     finally:
         try:
             bare.stop()
@@ -416,7 +431,8 @@ def summarise(result: dict[str, Any]) -> dict[str, Any]:
     """BentoML vs bare per endpoint and concurrency, and the goals met or not."""
     by_key = {(r["endpoint"], r["concurrency"], r["server"]): r for r in result["runs"]}
     rows = []
-    for endpoint in ENDPOINTS:
+    measured = dict.fromkeys(r["endpoint"] for r in result["runs"])
+    for endpoint in measured:
         for concurrency in (1, 8):
             b = by_key[(endpoint, concurrency, "bentoml")]
             f = by_key[(endpoint, concurrency, "bare_fastapi")]
@@ -490,6 +506,11 @@ def main(argv: list[str] | None = None) -> int:
         "--no-metrics", action="store_true", help="the service without its request metrics"
     )
     parser.add_argument("--prepare", action="store_true", help="run the pipeline if no champions")
+    parser.add_argument(
+        "--endpoints",
+        default=",".join(ENDPOINTS),
+        help=f"comma-separated endpoints to measure (default: all of {', '.join(ENDPOINTS)})",
+    )
     parser.add_argument("--bare-app-port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.bare_app_port:
@@ -499,7 +520,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.home:
         settings = dataclasses.replace(settings, home=args.home.expanduser().resolve())
     apply_runtime_env(settings)
-    if not _has_champions(settings):
+    endpoints = tuple(e.strip() for e in args.endpoints.split(",") if e.strip())
+    unknown = [e for e in endpoints if e not in ENDPOINTS]
+    if unknown or not endpoints:
+        print(f"unknown endpoints {unknown}; choose from {', '.join(ENDPOINTS)}", file=sys.stderr)
+        return 2
+    if not _has_champions(settings, endpoints):
         if not args.prepare:
             print(
                 f"no champions in {settings.home}: run `mercato run` first, or pass --prepare",
@@ -521,7 +547,12 @@ def main(argv: list[str] | None = None) -> int:
         f"BentoML metrics {'off' if args.no_metrics else 'on'})"
     )
     result = run(
-        settings, args.requests, args.memory_requests, args.rounds, metrics=not args.no_metrics
+        settings,
+        args.requests,
+        args.memory_requests,
+        args.rounds,
+        metrics=not args.no_metrics,
+        endpoints=endpoints,
     )
     print_summary(result["summary"])
     print(f"\nfigures written to {result['path']}")

@@ -150,8 +150,10 @@ def test_bad_input_is_refused_with_its_reason_never_a_5xx(client) -> None:
     for raw in (b'{"message": 5}', b"[]", b'{"message": "x", "customer_id": [1]}', b"{"):
         response = client.post("/assist", content=raw, headers={"Content-Type": "application/json"})
         assert response.status_code == 400, (raw, response.text)
+    fractional = client.post("/assist", json={"message": "hello", "customer_id": 1.5})
+    assert fractional.status_code == 400 and fractional.json()["field"].startswith("customer_id")
     odd = client.post(
-        "/assist", json={"message": "\u0000\u202e\U0001f600 ##### C", "customer_id": 1.5}
+        "/assist", json={"message": "\u0000\u202e\U0001f600 ##### C", "customer_id": 7}
     )
     assert odd.status_code == 200, odd.text
 
