@@ -38,6 +38,7 @@ from typing import Any
 
 from mercato.settings import Settings, apply_runtime_env, get_settings
 from serving import schemas as s  # module level: FastAPI resolves the annotations here
+from serving.apis.assist import AssistRequest, AssistResponse
 
 HOST = "127.0.0.1"
 ENDPOINTS = (
@@ -99,8 +100,6 @@ def bare_app(settings: Settings):  # type: ignore[no-untyped-def]
     @app.post("/propensity_features_batch", response_model=s.PropensityFeaturesBatchResponse)
     async def propensity_features_batch(request: s.PropensityFeaturesBatchRequest) -> Response:
         return answer(handlers["propensity_features_batch"], request)
-
-    from serving.apis.assist import AssistRequest, AssistResponse
 
     @app.post("/assist", response_model=AssistResponse)
     def assist(request: AssistRequest) -> Response:

@@ -135,6 +135,9 @@ def _optional_model(core: MercatoCore, name: str) -> Any:
 
 
 def assist(core: MercatoCore, req: AssistRequest) -> AssistResponse:
+    """One turn (``serving.assistant.dialogue``). Async on the event loop: a turn is about a
+    millisecond of Python (the orders are in memory; the log appends a line), cheaper than the
+    thread pool's hand-off; only the very first turn waits for the warehouse read."""
     from models.recommendation import MODEL_NAME as RECOMMENDER
     from models.sentiment import MODEL_NAME as SENTIMENT
 
@@ -190,7 +193,6 @@ ENDPOINTS = [
         AssistResponse,
         assist,
         "A customer-service answer: order status, policies, suggestions, or a hand-over",
-        is_async=False,
         example=example,
     )
 ]
