@@ -37,6 +37,7 @@ BUILTIN_FAMILIES: dict[str, str] = {
     "session_intent": "models.session_intent",
     "ad_response": "models.ad_response",
     "rating_recommendation": "models.rating_recommendation",
+    "intent": "models.intent",
 }
 
 #: Raw sources shipped with Mercato: name -> module.
@@ -47,6 +48,7 @@ BUILTIN_SOURCES: dict[str, str] = {
     "sessions": "warehouse.sources.sessions",
     "ads": "warehouse.sources.ads",
     "ratings": "warehouse.sources.ratings",
+    "support": "warehouse.sources.support",
 }
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -181,6 +181,16 @@ class Settings:
         return self.mlflow_dir / "artifacts"
 
     @property
+    def knowledge_dir(self) -> Path:
+        """The shop's policy and FAQ pages (Markdown) the support assistant answers from."""
+        return self.home / "knowledge"
+
+    @property
+    def assistant_dir(self) -> Path:
+        """The support assistant's conversation log and hand-over tickets (CSV files)."""
+        return self.home / "assistant"
+
+    @property
     def run_log_dir(self) -> Path:
         """Summaries of pipeline runs (JSON), newest last."""
         return self.home / "runs"

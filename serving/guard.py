@@ -36,7 +36,9 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: Reachable without a key: orchestrators probe these, and the docs describe the API.
-OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/", "/docs.json", "/schema.json"})
+OPEN_PATHS = frozenset(
+    {"/healthz", "/livez", "/readyz", "/", "/docs.json", "/schema.json", "/chat"}
+)
 OPEN_PREFIXES = ("/static_content/", "/assets/")
 READ_METHODS = frozenset({"GET", "HEAD"})
 UNAUTHORIZED = {

@@ -41,6 +41,7 @@ from starlette.responses import Response
 
 from mercato.settings import get_settings
 from serving.apis import Endpoint, family_apis
+from serving.chat import ChatPage
 from serving.core import MercatoCore, answer
 from serving.guard import Guard
 from serving.hotpath import bind_api_methods, freeze_heap, refreeze_heap
@@ -145,3 +146,4 @@ REQUEST_METRICS = (
 # The guard stays outermost (the first middleware added is the outermost one).
 Mercato.add_asgi_middleware(Guard, metrics=REQUEST_METRICS)
 Mercato.add_asgi_middleware(DocsMiddleware, service=Mercato, apis=APIS)
+Mercato.add_asgi_middleware(ChatPage)

@@ -60,8 +60,9 @@ def real_data() -> Path:
 def pipeline_home(tmp_path_factory: pytest.TempPathFactory, small_orders: Path) -> Settings:
     """A data folder where the whole pipeline has run once on the small generated batches of every
     source delivered to its landing folder: orders, reviews of those orders' products, a
-    campaign sent to their customers, browsing sessions, ad impressions and star ratings of the
-    orders' products by some of their customers (so every family has data).
+    campaign sent to their customers, browsing sessions, ad impressions, star ratings of the
+    orders' products by some of their customers and support messages quoting those orders'
+    invoices (so every family has data).
 
     Session-scoped because a full run costs tens of seconds; tests that read it must not write
     to it (copy it first if they need to change anything).
@@ -76,6 +77,7 @@ def pipeline_home(tmp_path_factory: pytest.TempPathFactory, small_orders: Path) 
     from warehouse.synthetic_ratings import shop_ratings
     from warehouse.synthetic_reviews import write_reviews
     from warehouse.synthetic_sessions import write_sessions
+    from warehouse.synthetic_support import write_messages
 
     home = tmp_path_factory.mktemp("pipeline") / "home"
     value = dataclasses.replace(get_settings(), home=home, mlflow_tracking_uri="")
@@ -99,6 +101,7 @@ def pipeline_home(tmp_path_factory: pytest.TempPathFactory, small_orders: Path) 
     write_sessions(value.landing_dir / "sessions.csv", 2000, seed=7, end_date=END_DATE)
     write_impressions(value.landing_dir / "ad_impressions.csv", 8000, seed=7, end_date=END_DATE)
     shop_ratings(value.landing_dir / "ratings.csv", orders, end_date=END_DATE, seed=7, n_users=120)
+    write_messages(value.landing_dir / "support.csv", 400, seed=7, end_date=END_DATE, orders=orders)
     run_all(value, None, progress=lambda _: None)
     return value
 

@@ -3,8 +3,8 @@
 What ``mercato run`` generates into an empty landing folder, what ``make demo`` runs on and what
 the test fixtures load: orders first, then the sources generated from those orders (reviews of
 bought products, a campaign sent to those orders' customers), then browsing sessions and ad
-impressions, and star ratings of the orders' products by some of their customers, so the
-families that join sources see one shop.
+impressions, star ratings of the orders' products by some of their customers, and support
+messages quoting the orders' invoices, so the families that join sources see one shop.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from warehouse.synthetic_campaigns import order_customers, write_campaigns
 from warehouse.synthetic_ratings import shop_ratings
 from warehouse.synthetic_reviews import write_reviews
 from warehouse.synthetic_sessions import write_sessions
+from warehouse.synthetic_support import write_messages
 
 #: the sources :func:`write_landing` writes, in order
-SOURCES = ("orders", "reviews", "campaigns", "sessions", "ads", "ratings")
+SOURCES = ("orders", "reviews", "campaigns", "sessions", "ads", "ratings", "support")
 
 
 def write_landing(
@@ -37,6 +38,7 @@ def write_landing(
     campaign_customers: int = 12000,
     n_sessions: int = 4000,
     n_impressions: int = 12000,
+    n_messages: int = 600,
 ) -> dict[str, Path]:
     """Write one synthetic batch per source into ``landing_dir``; returns source -> file."""
     landing_dir.mkdir(parents=True, exist_ok=True)
@@ -72,6 +74,13 @@ def write_landing(
     ratings_path = shop_ratings(
         landing_dir / "synthetic_ratings.csv", orders, end_date=end_date, seed=seed
     )
+    support_path = write_messages(
+        landing_dir / "synthetic_support.csv",
+        n_messages,
+        seed=seed,
+        end_date=end_date,
+        orders=orders,
+    )
     return {
         "orders": orders_path,
         "reviews": reviews_path,
@@ -79,4 +88,5 @@ def write_landing(
         "sessions": sessions_path,
         "ads": ads_path,
         "ratings": ratings_path,
+        "support": support_path,
     }

@@ -41,7 +41,14 @@ def test_run_twice_then_serve(
     assert first.returncode == 0, first.stderr[-3000:]
     assert "Mercato run summary" in first.stdout
     # only orders are delivered: the families of other sources say they have nothing to train on
-    others = {"sentiment", "uplift", "session_intent", "ad_response", "rating_recommendation"}
+    others = {
+        "sentiment",
+        "uplift",
+        "session_intent",
+        "ad_response",
+        "rating_recommendation",
+        "intent",
+    }
     for family in BUILTIN_FAMILIES:
         expected = f"{family}: skipped: no data" if family in others else f"{family}: mercato_"
         assert expected in first.stdout, first.stdout

@@ -38,6 +38,7 @@ OTHER_SOURCE_FAMILIES = (
     "session_intent",
     "ad_response",
     "rating_recommendation",
+    "intent",
 )
 #: The models the DAG runs register: those of the families that train on orders.
 TRAINED_MODELS = tuple(
