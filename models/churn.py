@@ -329,4 +329,10 @@ def churn_segment_means(settings: Settings, model: ChurnModel) -> dict[str, Any]
     return segment_means(settings, risks)
 
 
+    def reference_profile(self, fitted: Fitted, split: Split) -> dict[str, Any]:
+        """The newest snapshot's inputs and scores, for the drift monitor."""
+        from models.profile import snapshot_profile
+
+        return snapshot_profile(fitted.to_serve, split.data)
+
 FAMILY = ChurnFamily()

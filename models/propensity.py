@@ -390,4 +390,10 @@ class PropensityFamily(ModelFamily):
         tracking.log_figure(_calibration_figure(contenders, test), "calibration.png")
 
 
+    def reference_profile(self, fitted: Fitted, split: Split) -> dict[str, Any]:
+        """The newest snapshot's inputs and scores, for the drift monitor."""
+        from models.profile import snapshot_profile
+
+        return snapshot_profile(fitted.to_serve, split.data)
+
 FAMILY = PropensityFamily()

@@ -405,4 +405,10 @@ class SegmentationFamily(ModelFamily):
         tracking.log_figure(_profiles_figure(profiles), "segment_profiles.png")
 
 
+    def reference_profile(self, fitted: Fitted, split: Split) -> dict[str, Any]:
+        """The newest snapshot's inputs and scores, for the drift monitor."""
+        from models.profile import snapshot_profile
+
+        return snapshot_profile(fitted.to_serve, split.data, categorical=(), score_categorical=True)
+
 FAMILY = SegmentationFamily()

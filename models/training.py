@@ -18,6 +18,7 @@ from typing import Any
 
 from mercato.settings import Settings, apply_runtime_env
 from models.family import ModelFamily, get_family
+from models.profile import PROFILE_ARTIFACT
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,9 @@ def train(
         mlflow.log_params({**fitted.params, **split.info})
         mlflow.log_metrics(metrics)
         family.log(fitted, split)
+        profile = family.reference_profile(fitted, split)
+        if profile is not None:
+            mlflow.log_dict(profile, PROFILE_ARTIFACT)
         info = tracking.log_pyfunc(fitted.to_serve, fitted.input_example, fitted.pyfunc_params)
         run_id = run.info.run_id
 
