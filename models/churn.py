@@ -328,11 +328,11 @@ def churn_segment_means(settings: Settings, model: ChurnModel) -> dict[str, Any]
 
     return segment_means(settings, risks)
 
-
-    def reference_profile(self, fitted: Fitted, split: Split) -> dict[str, Any]:
-        """The newest snapshot's inputs and scores, for the drift monitor."""
+    def reference_profile(self, fitted: Fitted, split: Split, settings: Settings) -> dict[str, Any]:
+        """The inputs and scores of the newest snapshot, for the drift monitor."""
         from models.profile import snapshot_profile
 
-        return snapshot_profile(fitted.to_serve, split.data)
+        return snapshot_profile(fitted.to_serve, settings)
+
 
 FAMILY = ChurnFamily()

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mercato.settings import Settings
+
 #: The artifact's name in the training run.
 PROFILE_ARTIFACT = "reference_profile.json"
 #: Values kept per numeric column: quantiles to about 1/200 and a KS test of useful power.
@@ -80,37 +82,47 @@ def score_frame(model: Any, frame: pd.DataFrame) -> np.ndarray:
     return np.asarray(out.iloc[:, 0])
 
 
-def latest_rows(frame: pd.DataFrame, time_column: str) -> pd.DataFrame:
-    """The rows of the newest snapshot in ``frame``: the population the model saw last."""
-    times = pd.to_datetime(frame[time_column])
-    return frame[times == times.max()].reset_index(drop=True)
+#: The feature mart the customer models read at serving time, and its snapshot column.
+CUSTOMER_SOURCE = ("customer_features", "snapshot_at")
+
+
+def latest_snapshot(settings: Settings, source: str, time_column: str) -> pd.DataFrame:
+    """Every row of the newest snapshot of mart ``source``."""
+    from warehouse import reader
+
+    return reader.query(
+        settings,
+        f'select * from main."{source}" where "{time_column}" = '
+        f'(select max("{time_column}") from main."{source}") order by customer_id',
+    )
 
 
 def snapshot_profile(
     model: Any,
-    frame: pd.DataFrame,
+    settings: Settings,
     *,
-    time_column: str = "event_timestamp",
     categorical: Sequence[str] = ("is_uk",),
     score_categorical: bool = False,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """The profile of a customer model over the newest snapshot of its data (mart
-    ``customer_features``): inputs are ``model.feature_names``, the score is its output.
+    """The profile of a customer model over the newest snapshot of mart ``customer_features``
+    when it was trained: inputs are ``model.feature_names``, the score is its output.
 
-    The newest snapshot, not every training snapshot, is the reference because tenure and
-    recency grow with the shop's age: a profile over a year of snapshots would call every new
-    snapshot drifted.
+    The population at training time, not every training snapshot, is the reference: tenure and
+    recency grow with the shop's age, so a profile over a year of (or even the last labelled)
+    snapshots would call every new snapshot drifted; the drift that matters is what changed
+    since the champion was trained, and retraining resets it.
     """
-    rows = latest_rows(frame, time_column)
+    source, time_column = CUSTOMER_SOURCE
+    rows = latest_snapshot(settings, source, time_column)
     names = list(model.feature_names)
     return {
         **build_profile(
             rows,
             names,
             score_frame(model, rows[names]),
-            source="customer_features",
-            time_column="snapshot_at",
+            source=source,
+            time_column=time_column,
             categorical=[c for c in categorical if c in names],
             score_categorical=score_categorical,
             seed=seed,

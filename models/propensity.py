@@ -389,11 +389,11 @@ class PropensityFamily(ModelFamily):
         tracking.log_figure(_curves_figure(contenders, test), "roc_pr.png")
         tracking.log_figure(_calibration_figure(contenders, test), "calibration.png")
 
-
-    def reference_profile(self, fitted: Fitted, split: Split) -> dict[str, Any]:
-        """The newest snapshot's inputs and scores, for the drift monitor."""
+    def reference_profile(self, fitted: Fitted, split: Split, settings: Settings) -> dict[str, Any]:
+        """The inputs and scores of the newest snapshot, for the drift monitor."""
         from models.profile import snapshot_profile
 
-        return snapshot_profile(fitted.to_serve, split.data)
+        return snapshot_profile(fitted.to_serve, settings)
+
 
 FAMILY = PropensityFamily()

@@ -404,11 +404,11 @@ class SegmentationFamily(ModelFamily):
         tracking.log_figure(_curve_figure(curve, k), "k_selection.png")
         tracking.log_figure(_profiles_figure(profiles), "segment_profiles.png")
 
-
-    def reference_profile(self, fitted: Fitted, split: Split) -> dict[str, Any]:
-        """The newest snapshot's inputs and scores, for the drift monitor."""
+    def reference_profile(self, fitted: Fitted, split: Split, settings: Settings) -> dict[str, Any]:
+        """The inputs and scores of the newest snapshot, for the drift monitor."""
         from models.profile import snapshot_profile
 
-        return snapshot_profile(fitted.to_serve, split.data, categorical=(), score_categorical=True)
+        return snapshot_profile(fitted.to_serve, settings, categorical=(), score_categorical=True)
+
 
 FAMILY = SegmentationFamily()

@@ -77,7 +77,7 @@ def train(
         mlflow.log_params({**fitted.params, **split.info})
         mlflow.log_metrics(metrics)
         family.log(fitted, split)
-        profile = family.reference_profile(fitted, split)
+        profile = family.reference_profile(fitted, split, settings)
         if profile is not None:
             mlflow.log_dict(profile, PROFILE_ARTIFACT)
         info = tracking.log_pyfunc(fitted.to_serve, fitted.input_example, fitted.pyfunc_params)

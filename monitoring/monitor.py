@@ -116,14 +116,10 @@ def _profile(settings: Settings, name: str, version: str) -> dict[str, Any] | No
 
 
 def _snapshot(settings: Settings, source: str, time_column: str) -> pd.DataFrame:
-    from warehouse import reader
+    from models.profile import latest_snapshot
 
-    frame = reader.query_if_built(
-        settings,
-        f'select * from main."{source}" where "{time_column}" = '
-        f'(select max("{time_column}") from main."{source}")',
-    )
-    if frame is None or frame.empty:
+    frame = latest_snapshot(settings, source, time_column)
+    if frame.empty:
         raise ValueError(f"mart {source} has no snapshot to monitor")
     return frame
 
@@ -220,3 +216,25 @@ def latest_result(settings: Settings) -> dict[str, Any] | None:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+
+
+RETRAIN_REQUESTS = "retrain_requests.json"
+
+
+def request_retrain(settings: Settings, result: dict[str, Any]) -> list[str]:
+    """The families of ``result["retrain"]`` whose champion version was not sent to retraining
+    before (``result``: a monitor result, or its ``retrain`` and ``families``), recorded so
+    that a champion the gate keeps (its drift unchanged) is not retrained at every run."""
+    path = settings.monitoring_dir / RETRAIN_REQUESTS
+    try:
+        asked: dict[str, list[str]] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        asked = {}
+    versions = {f: str(p.get("version")) for f, p in result.get("families", {}).items()}
+    new = [f for f in result.get("retrain", []) if versions.get(f) not in asked.get(f, [])]
+    for family in new:
+        asked.setdefault(family, []).append(versions.get(family, "?"))
+    if new:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asked, indent=2, sort_keys=True))
+    return new
