@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from mercato.settings import Settings
+from monitoring import latest_result_path
 from monitoring.drift import Limits, compare_frame, compare_scores
 from monitoring.freshness import mart_ages, online_store_age
 from monitoring.realised import LABEL_MARTS, read_predictions, score_matured, write_predictions
@@ -211,7 +212,7 @@ def write(settings: Settings, result: dict[str, Any]) -> dict[str, Any]:
 
 def latest_result(settings: Settings) -> dict[str, Any] | None:
     """The newest monitor result, or None before the first run (or if it cannot be read)."""
-    path: Path = settings.monitoring_dir / RESULTS / LATEST
+    path: Path = latest_result_path(settings)
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):

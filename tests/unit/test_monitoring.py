@@ -144,3 +144,41 @@ def test_a_stale_store_is_an_alert_naming_it() -> None:
     messages, retrain = alerts(result, 0)
     assert messages == ["freshness: customer_features is 100.0 h old (limit 48.0 h)"]
     assert retrain == []
+
+
+def test_metrics_show_the_latest_result_and_follow_the_file(tmp_path) -> None:
+    import json
+    from datetime import datetime
+
+    from serving.metrics import MonitorGauges
+
+    gauges = MonitorGauges(tmp_path / "latest.json")
+    assert gauges.lines() == []
+    shifted = batch(1500, seed=2)
+    shifted["monetary"] = shifted["monetary"] * 3 + 1
+    result = result_of(shifted, REFERENCE)
+    result["at"] = "2026-01-01T00:00:00+00:00"
+    result["freshness"] = [{"name": "customer_features", "age_seconds": 60.0}]
+    (tmp_path / "latest.json").write_text(json.dumps(result))
+    at = datetime.fromisoformat(result["at"]).timestamp()
+    text = "\n".join(gauges.lines(now=at + 40))
+    psi = next(
+        d["psi"] for d in result["families"]["propensity"]["features"] if d["feature"] == "monetary"
+    )
+    assert f'mercato_feature_psi{{family="propensity",feature="monetary"}} {psi!r}' in text
+    assert 'mercato_mart_age_seconds{mart="customer_features"} 100.0' in text
+    assert "mercato_monitor_alerts 1" in text and "mercato_prediction_psi{" in text
+
+
+def test_a_retrain_is_requested_once_per_champion_version(tmp_path) -> None:
+    import dataclasses
+
+    from mercato.settings import get_settings
+    from monitoring.monitor import request_retrain
+
+    settings = dataclasses.replace(get_settings(), home=tmp_path)
+    result = {"retrain": ["propensity"], "families": {"propensity": {"version": "3"}}}
+    assert request_retrain(settings, result) == ["propensity"]
+    assert request_retrain(settings, result) == []
+    result["families"]["propensity"]["version"] = "4"
+    assert request_retrain(settings, result) == ["propensity"]
