@@ -24,7 +24,7 @@ from mercato.settings import Settings
 from monitoring import latest_result_path
 from monitoring.drift import Limits, compare_frame, compare_scores
 from monitoring.freshness import mart_ages, online_store_age
-from monitoring.realised import LABEL_MARTS, read_predictions, score_matured, write_predictions
+from monitoring.realised import LABELLED, read_predictions, score_matured, write_predictions
 
 RESULTS = "results"
 REPORTS = "reports"
@@ -142,27 +142,33 @@ def monitor_family(settings: Settings, family: Any, limits: Limits) -> dict[str,
     model = registry.load_version(settings, name, version)
     scores = score_frame(model, frame[list(profile["features"])])
     as_of = pd.Timestamp(frame[profile["time_column"]].iloc[0])
-    if family.name in LABEL_MARTS and "customer_id" in frame.columns:
+    if family.name in LABELLED and "customer_id" in frame.columns:
         write_predictions(settings.home, family.name, frame["customer_id"], scores, as_of, version)
     return {**part, "snapshot_at": str(as_of), **check_family(profile, frame, scores, limits)}
 
 
 def realised(settings: Settings) -> list[dict[str, Any]]:
-    """Every kept prediction file whose labels have matured, scored."""
+    """Every kept prediction file whose labels have matured, scored (oldest first)."""
     from warehouse import reader
 
+    horizons = {
+        "propensity": settings.propensity_horizon_days,
+        "churn": settings.churn_horizon_days,
+    }
+    kept = {family: read_predictions(settings.home, family) for family in LABELLED}
+    if not any(kept.values()):
+        return []
+    orders = reader.query_if_built(
+        settings,
+        "select distinct customer_id, ordered_at from main.fct_order_lines "
+        "where not is_cancellation",
+    )
+    if orders is None or orders.empty:
+        return []
     out = []
-    for family, mart in LABEL_MARTS.items():
-        files = read_predictions(settings.home, family)
-        if not files:
-            continue
-        labels = reader.query_if_built(
-            settings, f"select customer_id, snapshot_at, label from main.{mart}"
-        )
-        if labels is None:
-            continue
+    for family, files in kept.items():
         for predictions in files:
-            scored = score_matured(family, predictions, labels)
+            scored = score_matured(family, predictions, orders, horizons[family])
             if scored is not None:
                 out.append(scored.to_dict())
     return out

@@ -2,9 +2,12 @@
 
 Every monitor run writes the predictions it made for the newest snapshot to
 ``<home>/monitoring/predictions/<family>/<as_of>.parquet`` (``customer_id``, ``score``,
-``as_of``, ``model_version``). A later run joins each file whose labels have matured (the
-labels mart has rows for that snapshot: propensity after its horizon, churn after its N days)
-with the labels and scores them: ROC-AUC, base rate and mean score (calibration in the large).
+``as_of``, ``model_version``). A later run labels each file whose horizon the data now covers
+(propensity: an order in ``[as_of, as_of + horizon)``; churn: none in its N days), with the
+rules of marts ``propensity_labels`` and ``churn_labels`` applied to ``fct_order_lines``
+(the marts' snapshot grid is counted back from the newest order, so it moves as data
+arrives and cannot be joined on), and scores it: ROC-AUC, base rate and mean score
+(calibration in the large).
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-#: family -> (labels mart, what "label = 1" means), for the families whose labels mature.
-LABEL_MARTS: dict[str, str] = {"propensity": "propensity_labels", "churn": "churn_labels"}
+#: family -> whether label 1 means "bought within the horizon" (propensity) or "did not" (churn)
+LABELLED: dict[str, bool] = {"propensity": True, "churn": False}
 
 
 @dataclass(frozen=True)
@@ -67,28 +70,44 @@ def read_predictions(home: Path, family: str) -> list[pd.DataFrame]:
     return [pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))] if folder.is_dir() else []
 
 
-def score_matured(family: str, predictions: pd.DataFrame, labels: pd.DataFrame) -> Realised | None:
-    """Join one prediction file with the labels of its snapshot (``customer_id``,
-    ``snapshot_at``, ``label``); ``None`` while no label of that snapshot exists yet."""
+def labels_at(
+    orders: pd.DataFrame,
+    customer_ids: pd.Series,
+    as_of: pd.Timestamp,
+    horizon_days: int,
+    bought_is_positive: bool,
+) -> pd.Series | None:
+    """Each customer's label for a prediction made at ``as_of``, from the non-cancelled orders
+    (``customer_id``, ``ordered_at``); ``None`` while the data does not cover the horizon (the
+    marts' rule: ``as_of + horizon`` <= the day after the newest order)."""
+    ordered = pd.to_datetime(orders["ordered_at"])
+    data_end = ordered.max().normalize() + pd.Timedelta(days=1)
+    end = as_of + pd.Timedelta(days=horizon_days)
+    if pd.isna(data_end) or end > data_end:
+        return None
+    window = orders[(ordered >= as_of) & (ordered < end)]
+    bought = customer_ids.astype(str).isin(set(window["customer_id"].astype(str)))
+    return (bought if bought_is_positive else ~bought).astype(int)
+
+
+def score_matured(
+    family: str, predictions: pd.DataFrame, orders: pd.DataFrame, horizon_days: int
+) -> Realised | None:
+    """One prediction file scored against its labels; ``None`` while they have not matured."""
     from sklearn.metrics import roc_auc_score
 
     as_of = pd.Timestamp(predictions["as_of"].iloc[0])
-    at = labels[pd.to_datetime(labels["snapshot_at"]) == as_of]
-    if at.empty:
+    labels = labels_at(orders, predictions["customer_id"], as_of, horizon_days, LABELLED[family])
+    if labels is None or predictions.empty:
         return None
-    joined = predictions.merge(
-        at[["customer_id", "label"]].astype({"customer_id": str}), on="customer_id"
-    )
-    if joined.empty:
-        return None
-    y = joined["label"].astype(int).to_numpy()
-    s = joined["score"].astype(float).to_numpy()
+    y = labels.to_numpy()
+    s = predictions["score"].astype(float).to_numpy()
     auc = float(roc_auc_score(y, s)) if len(np.unique(y)) == 2 else None
     return Realised(
         family,
         str(as_of),
-        str(joined["model_version"].iloc[0]),
-        len(joined),
+        str(predictions["model_version"].iloc[0]),
+        len(predictions),
         auc,
         float(y.mean()),
         float(s.mean()),

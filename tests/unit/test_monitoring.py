@@ -121,15 +121,21 @@ def test_matured_predictions_are_scored_and_immature_ones_wait() -> None:
             "model_version": "3",
         }
     )
-    labels = pd.DataFrame(
-        {"customer_id": ["a", "b", "c", "d"], "snapshot_at": as_of, "label": [1, 0, 0, 0]}
+    orders = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "x"],
+            "ordered_at": pd.to_datetime(["2026-01-05", "2025-12-31", "2026-01-30"]),
+        }
     )
-    realised = score_matured("propensity", preds, labels)
+    # the data ends on 2026-01-30 (its last snapshot would be the 31st): a 30-day horizon from
+    # 2026-01-01 is covered, a 31-day one is not; only a ordered inside the window
+    realised = score_matured("propensity", preds, orders, 30)
     assert realised is not None and realised.roc_auc == pytest.approx(1.0) and realised.n == 4
-    assert (
-        score_matured("propensity", preds, labels.assign(snapshot_at=as_of - pd.Timedelta("7D")))
-        is None
-    )
+    assert realised.base_rate == pytest.approx(0.25)
+    assert score_matured("propensity", preds, orders, 31) is None
+    churn = score_matured("churn", preds, orders, 30)
+    assert churn is not None and churn.base_rate == pytest.approx(0.75)
+    assert churn.roc_auc == pytest.approx(0.0)  # the highest churn score went to the buyer
     result = {"limits": {}, "families": {}, "realised": [{**realised.to_dict(), "roc_auc": 0.4}]}
     messages, retrain = alerts(result, 0.55)
     assert retrain == ["propensity"] and "realised roc_auc 0.400" in messages[0]
