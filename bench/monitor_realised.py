@@ -20,7 +20,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from mercato.settings import get_settings, real_data_path
@@ -124,7 +123,6 @@ def main() -> None:
         )
     if not any(r["family"] == "propensity" for r in result["realised"]):
         print("(no prediction matured)")
-    _ = np
 
 
 if __name__ == "__main__":

@@ -86,11 +86,11 @@ def score_frame(model: Any, frame: pd.DataFrame) -> np.ndarray:
 CUSTOMER_SOURCE = ("customer_features", "snapshot_at")
 
 
-def latest_snapshot(settings: Settings, source: str, time_column: str) -> pd.DataFrame:
-    """Every row of the newest snapshot of mart ``source``."""
+def latest_snapshot(settings: Settings, source: str, time_column: str) -> pd.DataFrame | None:
+    """Every row of the newest snapshot of mart ``source`` (None: the mart is not built)."""
     from warehouse import reader
 
-    return reader.query(
+    return reader.query_if_built(
         settings,
         f'select * from main."{source}" where "{time_column}" = '
         f'(select max("{time_column}") from main."{source}") order by customer_id',
@@ -104,17 +104,20 @@ def snapshot_profile(
     categorical: Sequence[str] = ("is_uk",),
     score_categorical: bool = False,
     seed: int = 0,
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
     """The profile of a customer model over the newest snapshot of mart ``customer_features``
     when it was trained: inputs are ``model.feature_names``, the score is its output.
 
     The population at training time, not every training snapshot, is the reference: tenure and
     recency grow with the shop's age, so a profile over a year of (or even the last labelled)
     snapshots would call every new snapshot drifted; the drift that matters is what changed
-    since the champion was trained, and retraining resets it.
+    since the champion was trained, and retraining resets it. ``None`` when the warehouse has
+    no such mart (a model trained on data passed in directly): nothing to monitor against.
     """
     source, time_column = CUSTOMER_SOURCE
     rows = latest_snapshot(settings, source, time_column)
+    if rows is None or rows.empty:
+        return None
     names = list(model.feature_names)
     return {
         **build_profile(

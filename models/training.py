@@ -18,7 +18,6 @@ from typing import Any
 
 from mercato.settings import Settings, apply_runtime_env
 from models.family import ModelFamily, get_family
-from models.profile import PROFILE_ARTIFACT
 
 
 @dataclass(frozen=True)
@@ -50,6 +49,7 @@ def train(
     import mlflow
 
     from models import registry, tracking
+    from models.profile import PROFILE_ARTIFACT
 
     if isinstance(family, str):
         family = get_family(family, settings)

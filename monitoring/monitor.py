@@ -120,7 +120,7 @@ def _snapshot(settings: Settings, source: str, time_column: str) -> pd.DataFrame
     from models.profile import latest_snapshot
 
     frame = latest_snapshot(settings, source, time_column)
-    if frame.empty:
+    if frame is None or frame.empty:
         raise ValueError(f"mart {source} has no snapshot to monitor")
     return frame
 
@@ -176,7 +176,7 @@ def realised(settings: Settings) -> list[dict[str, Any]]:
 
 def run(settings: Settings, now: datetime | None = None) -> dict[str, Any]:
     """Monitor every champion, write the result and the report, and return the result."""
-    from models.family import families
+    from models.family import ModelFamily, families
 
     now = now or datetime.now(UTC)
     limits = limits_of(settings)
@@ -188,6 +188,8 @@ def run(settings: Settings, now: datetime | None = None) -> dict[str, Any]:
         "families": {},
     }
     for family in families(settings):
+        if type(family).reference_profile is ModelFamily.reference_profile:
+            continue  # the family logs no profile: nothing to compare with
         part = monitor_family(settings, family, limits)
         if part is not None:
             result["families"][family.name] = part

@@ -61,7 +61,16 @@ def shifted_home(pipeline_home: Settings, tmp_path: Path) -> Settings:
     return copy
 
 
-def test_a_shifted_input_fails_the_monitor_naming_it(shifted_home: Settings) -> None:
+def test_a_shifted_input_fails_the_monitor_naming_it(
+    shifted_home: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline.cli import main
+
+    monkeypatch.setenv("MERCATO_HOME", str(shifted_home.home))
+    monkeypatch.delenv("MERCATO_MLFLOW_TRACKING_URI", raising=False)
+    assert main(["monitor"]) == 1
+    out = capsys.readouterr().out
+    assert "propensity v1: monetary" in out and "ALERT propensity: feature monetary drifted" in out
     with pytest.raises(MonitorAlert, match="feature monetary drifted") as caught:
         stages.monitor(shifted_home)
     result = caught.value.result
