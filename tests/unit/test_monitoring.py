@@ -174,6 +174,11 @@ def test_metrics_show_the_latest_result_and_follow_the_file(tmp_path) -> None:
     assert f'mercato_feature_psi{{family="propensity",feature="monetary"}} {psi!r}' in text
     assert 'mercato_mart_age_seconds{mart="customer_features"} 100.0' in text
     assert "mercato_monitor_alerts 1" in text and "mercato_prediction_psi{" in text
+    from prometheus_client.parser import text_string_to_metric_families
+
+    parsed = {f.name: f for f in text_string_to_metric_families(text + "\n")}
+    assert parsed["mercato_feature_psi"].type == "gauge"
+    assert len(parsed["mercato_feature_psi"].samples) == len(FEATURES)
 
 
 def test_a_retrain_is_requested_once_per_champion_version(tmp_path) -> None:
