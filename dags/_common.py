@@ -56,6 +56,9 @@ FEATURES = Asset(
     name="mercato_features", uri="mercato://feast/customer_and_product", group="mercato"
 )
 MODELS = Asset(name="mercato_models", uri="mercato://mlflow/champions", group="mercato")
+#: A whole-pipeline run finished (``mercato_pipeline``); only the monitor schedules on it, so
+#: the pipeline DAG does not start the stage DAGs as well.
+RUN = Asset(name="mercato_run", uri="mercato://runs/latest", group="mercato")
 
 #: Run-time parameter of the DAGs that ingest: one file instead of the landing folder.
 DATA_PARAM = Param(

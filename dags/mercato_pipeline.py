@@ -6,8 +6,8 @@ Every stage in order, in one DAG run: ingest (GX raw gate) → dbt, one task per
 tests) → GX mart gate → materialize features → train every model family side by side
 (each with evaluation and the promotion gate) → champions. The same tasks as the stage DAGs
 `mercato_ingest`, `mercato_transform`, `mercato_features`, `mercato_train` and `mercato_champions`,
-for a manual run from the UI or the REST API. It emits no assets, so it does not start the
-stage DAGs as well.
+for a manual run from the UI or the REST API. It emits only asset `mercato_run`, which starts
+`mercato_monitor` and none of the stage DAGs.
 
 - **Reads:** `$MERCATO_HOME/landing/` (or the file in the `data` parameter).
 - **Writes:** everything the stages write: the DuckDB warehouse, `$MERCATO_HOME/archive/`,
@@ -25,6 +25,7 @@ from airflow.sdk import chain, dag
 from dags._common import (
     DATA_PARAM,
     DEFAULT_ARGS,
+    RUN,
     START_DATE,
     champions,
     dbt_layers,
@@ -52,7 +53,7 @@ def mercato_pipeline() -> None:
         validate(),
         features(),
         train_all(),
-        champions(),
+        champions.override(outlets=[RUN])(),
     )
 
 

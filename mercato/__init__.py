@@ -4,6 +4,7 @@ nothing else. It imports nothing above it, and nothing beyond the standard libra
 
 The layers, bottom to top: ``mercato`` -> ``expectations`` (pure checks) -> ``warehouse``
 (sources, landing, dbt, the one reader) -> ``features`` (Feast) -> ``models`` (families,
-training, registry, gate) -> ``serving`` (BentoML) -> ``pipeline`` (stages, CLI, demo) ->
+training, registry, gate) -> ``monitoring`` (drift, realised performance, freshness) ->
+``serving`` (BentoML) -> ``pipeline`` (stages, CLI, demo) ->
 ``dags`` (Airflow). ``devtools`` (local servers, audits) is not shipped.
 """

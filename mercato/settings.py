@@ -104,6 +104,15 @@ class Settings:
     serving_metrics: bool = True
     #: where ``make airflow`` serves Airflow's UI and API
     airflow_port: int = 8080
+    #: drift monitor: a feature drifts when PSI > psi_max and its KS/chi-square p < p_value
+    monitor_psi_max: float = 0.25
+    monitor_p_value: float = 0.01
+    #: prediction drift: PSI of the champion's score distribution
+    monitor_prediction_psi_max: float = 0.25
+    #: hours since the marts were last rebuilt and gated (0: not checked)
+    monitor_mart_max_age_hours: float = 48.0
+    #: realised ROC-AUC of matured predictions below this is an alert (0: not checked)
+    monitor_min_realised_auc: float = 0.55
     #: model families and raw sources beyond Mercato's own: name -> module
     extra_families: dict[str, str] = field(default_factory=dict)
     extra_sources: dict[str, str] = field(default_factory=dict)
@@ -195,6 +204,11 @@ class Settings:
         """Summaries of pipeline runs (JSON), newest last."""
         return self.home / "runs"
 
+    @property
+    def monitoring_dir(self) -> Path:
+        """The monitor's results, HTML reports and logged predictions."""
+        return self.home / "monitoring"
+
     def to_env(self) -> dict[str, str]:
         """The environment under which ``get_settings()`` in a child returns these settings."""
         return {
@@ -224,6 +238,11 @@ class Settings:
             "MERCATO_MAX_BODY_BYTES": str(self.max_body_bytes),
             "MERCATO_SERVING_METRICS": "1" if self.serving_metrics else "0",
             "MERCATO_AIRFLOW_PORT": str(self.airflow_port),
+            "MERCATO_MONITOR_PSI_MAX": str(self.monitor_psi_max),
+            "MERCATO_MONITOR_P_VALUE": str(self.monitor_p_value),
+            "MERCATO_MONITOR_PREDICTION_PSI_MAX": str(self.monitor_prediction_psi_max),
+            "MERCATO_MONITOR_MART_MAX_AGE_HOURS": str(self.monitor_mart_max_age_hours),
+            "MERCATO_MONITOR_MIN_REALISED_AUC": str(self.monitor_min_realised_auc),
             "MERCATO_EXTRA_FAMILIES": _join(self.extra_families),
             "MERCATO_EXTRA_SOURCES": _join(self.extra_sources),
             "MLFLOW_TRACKING_URI": self.tracking_uri,
@@ -277,6 +296,11 @@ def get_settings() -> Settings:
         serving_metrics=_env("MERCATO_SERVING_METRICS", "1").strip().lower()
         not in ("0", "false", "no", "off"),
         airflow_port=int(_env("MERCATO_AIRFLOW_PORT", "8080")),
+        monitor_psi_max=_number("MERCATO_MONITOR_PSI_MAX", 0.25),
+        monitor_p_value=_number("MERCATO_MONITOR_P_VALUE", 0.01),
+        monitor_prediction_psi_max=_number("MERCATO_MONITOR_PREDICTION_PSI_MAX", 0.25),
+        monitor_mart_max_age_hours=_number("MERCATO_MONITOR_MART_MAX_AGE_HOURS", 48.0),
+        monitor_min_realised_auc=_number("MERCATO_MONITOR_MIN_REALISED_AUC", 0.55),
         extra_families=parse_extras(_env("MERCATO_EXTRA_FAMILIES", ""), "MERCATO_EXTRA_FAMILIES"),
         extra_sources=parse_extras(_env("MERCATO_EXTRA_SOURCES", ""), "MERCATO_EXTRA_SOURCES"),
     )

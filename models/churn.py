@@ -335,5 +335,13 @@ def churn_segment_means(settings: Settings, model: ChurnModel) -> dict[str, Any]
 
     return segment_means(settings, risks)
 
+    def reference_profile(
+        self, fitted: Fitted, split: Split, settings: Settings
+    ) -> dict[str, Any] | None:
+        """The inputs and scores of the newest snapshot, for the drift monitor."""
+        from models.profile import snapshot_profile
+
+        return snapshot_profile(fitted.to_serve, settings)
+
 
 FAMILY = ChurnFamily()

@@ -127,6 +127,13 @@ class ModelFamily(ABC):
     def log(self, fitted: Fitted, split: Split) -> None:  # noqa: B027 - optional hook
         """Log the family's own figures and tables in the active MLflow run."""
 
+    def reference_profile(
+        self, fitted: Fitted, split: Split, settings: Settings
+    ) -> dict[str, Any] | None:
+        """The inputs and outputs the drift monitor compares serving data with (see
+        ``models.profile``), logged as ``reference_profile.json``; ``None``: not monitored."""
+        return None
+
     def policy(self, settings: Settings) -> Policy:
         """The gate's rule for this family, with the user's margin and bootstrap settings."""
         return Policy.from_settings(

@@ -404,5 +404,13 @@ class PropensityFamily(ModelFamily):
         tracking.log_figure(_curves_figure(contenders, test), "roc_pr.png")
         tracking.log_figure(_calibration_figure(contenders, test), "calibration.png")
 
+    def reference_profile(
+        self, fitted: Fitted, split: Split, settings: Settings
+    ) -> dict[str, Any] | None:
+        """The inputs and scores of the newest snapshot, for the drift monitor."""
+        from models.profile import snapshot_profile
+
+        return snapshot_profile(fitted.to_serve, settings)
+
 
 FAMILY = PropensityFamily()

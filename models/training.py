@@ -51,6 +51,7 @@ def train(
     import mlflow
 
     from models import registry, tracking
+    from models.profile import PROFILE_ARTIFACT
 
     if isinstance(family, str):
         family = get_family(family, settings)
@@ -83,6 +84,9 @@ def train(
         mlflow.log_params({**fitted.params, **split.info})
         mlflow.log_metrics({**metrics, **group_metrics})
         family.log(fitted, split)
+        profile = family.reference_profile(fitted, split, settings)
+        if profile is not None:
+            mlflow.log_dict(profile, PROFILE_ARTIFACT)
         info = tracking.log_pyfunc(fitted.to_serve, fitted.input_example, fitted.pyfunc_params)
         run_id = run.info.run_id
 

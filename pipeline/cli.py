@@ -118,6 +118,12 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("family", choices=[*names, "all"], help="a family name, or all")
     train.set_defaults(func=_train)
 
+    watch = sub.add_parser(
+        "monitor", help="check drift, realised performance and freshness of the champions"
+    )
+    watch.add_argument("--no-fail", action="store_true", help="exit 0 even when a limit is crossed")
+    watch.set_defaults(func=_monitor)
+
     serve = sub.add_parser("serve", help="serve the champions over HTTP (BentoML)")
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--host", default=None)
@@ -232,6 +238,22 @@ def _stage(name: str):  # type: ignore[no-untyped-def]
         return 0
 
     return run_stage
+
+
+def _monitor(settings: Settings, args: argparse.Namespace) -> int:
+    """Print the monitor's alerts and report; exit 1 when a limit is crossed."""
+    from pipeline import stages
+
+    result = stages.monitor(settings, fail=False)
+    for family, part in result["families"].items():
+        drifted = part.get("skipped") or ", ".join(part["drifted"]) or "no drift"
+        print(f"{family} v{part['version']}: {drifted}")
+    for alert in result["alerts"]:
+        print(f"ALERT {alert}")
+    if result["retrain"]:
+        print("retrain: " + ", ".join(result["retrain"]))
+    print(f"report: {result['report']}")
+    return 1 if result["alerts"] and not args.no_fail else 0
 
 
 def _train(settings: Settings, args: argparse.Namespace) -> int:

@@ -203,6 +203,29 @@ def _tell_service(settings: Settings, customer_id: str) -> str:
         return f"no service at {url}"
 
 
+def monitor(settings: Settings, fail: bool = True) -> dict[str, Any]:
+    """Watch the champions: drift, realised performance, freshness (see ``monitoring``).
+
+    Writes ``monitoring/results/<run>.json`` (and ``latest.json``, which ``/metrics`` reads) and
+    the HTML report ``monitoring/reports/<run>.html``. When a limit is crossed and ``fail`` is
+    true, raises ``monitoring.monitor.MonitorAlert`` naming every feature or metric; its
+    ``result["retrain"]`` lists the families to retrain.
+    """
+    from monitoring import monitor as watch
+
+    apply_runtime_env(settings)
+    settings.ensure_dirs()
+    result = watch.run(settings)
+    if fail and result["alerts"]:
+        retrain = ", ".join(result["retrain"]) or "none (a data problem)"
+        raise watch.MonitorAlert(
+            "monitor: " + "; ".join(result["alerts"]) + f". Retrain: {retrain}. "
+            f"Report: {result['report']}",
+            result,
+        )
+    return result
+
+
 def run_all(
     settings: Settings,
     data: Path | None = None,
@@ -218,6 +241,7 @@ def run_all(
         ("features", lambda: features(settings)),
         *[(f"train_{f}", lambda f=f: train(settings, f)) for f in family_names(settings)],
         ("champions", lambda: champions(settings)),
+        ("monitor", lambda: monitor(settings, fail=False)),
     ]
     for number, (name, step) in enumerate(steps, start=1):
         progress(f"[{number}/{len(steps)}] {name} ...")

@@ -35,6 +35,12 @@ def format_summary(summary: dict[str, Any]) -> str:
         )
         if shown:
             lines.append(f"  {shown}")
+    monitored = summary.get("monitor", {})
+    if monitored.get("report"):
+        verdict = (
+            f"{len(monitored.get('alerts', []))} alert(s)" if monitored.get("alerts") else "ok"
+        )
+        lines.append(f"monitor: {verdict}, report {monitored['report']}")
     champions = summary.get("champions", {}).get("champions", {})
     if champions:
         lines.append("champions: " + ", ".join(f"{k} v{v}" for k, v in champions.items()))

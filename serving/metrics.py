@@ -15,6 +15,11 @@ Exported, per endpoint (an API name; any other path is ``other``; health probes 
 - ``mercato_http_request_duration_seconds{endpoint}``: a histogram of time in the service,
 - ``mercato_http_requests_in_progress{endpoint}``,
 - ``mercato_served_model_version{model}``: the registry version each model answers with,
+- from the latest monitor result (``monitoring``, re-read only when its file changes):
+  ``mercato_feature_psi{family, feature}``, ``mercato_prediction_psi{family}``,
+  ``mercato_realised_roc_auc{family}``, ``mercato_mart_age_seconds{mart}`` (marts and the
+  online store, aged to the scrape), ``mercato_monitor_alerts`` and
+  ``mercato_monitor_last_run_timestamp_seconds``,
 
 followed by the process collector of ``prometheus_client`` (resident memory, CPU, open files).
 The figures belong to one worker process (the service runs one).
@@ -22,8 +27,13 @@ The figures belong to one worker process (the service runs one).
 
 from __future__ import annotations
 
+import json
+import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 #: Upper bounds of the latency histogram, seconds (``+Inf`` is implied).
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -50,6 +60,8 @@ class RequestMetrics:
         self._sums = dict.fromkeys(self._labels, 0.0)
         #: set by the service: () -> {model name: served version or None}
         self.served_versions: Callable[[], dict[str, str | None]] | None = None
+        #: set by the service: the monitor's latest result, shown as gauges
+        self.monitor: MonitorGauges | None = None
 
     def endpoint_of(self, path: str) -> str | None:
         """The label of a path, or ``None`` for paths that are not counted."""
@@ -100,7 +112,73 @@ class RequestMetrics:
             for model, version in sorted(self.served_versions().items()):
                 if version is not None and version.isdigit():
                     lines.append(f'{name}{{model="{model}"}} {version}')
+        if self.monitor is not None:
+            lines.extend(self.monitor.lines())
         return ("\n".join(lines) + "\n").encode() + _process_metrics()
+
+
+class MonitorGauges:
+    """Gauges of the latest monitor result file, parsed again only when the file changes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: float | None = None
+        self._result: dict[str, Any] | None = None
+
+    def result(self) -> dict[str, Any] | None:
+        try:
+            stamp = self.path.stat().st_mtime
+        except OSError:
+            self._stamp, self._result = None, None
+            return None
+        if stamp != self._stamp:
+            try:
+                self._result = json.loads(self.path.read_text())
+            except (OSError, ValueError):
+                self._result = None
+            self._stamp = stamp
+        return self._result
+
+    def lines(self, now: float | None = None) -> list[str]:
+        """The result's figures in the text format; nothing before the first monitor run."""
+        result = self.result()
+        if result is None:
+            return []
+        now = time.time() if now is None else now
+        at = datetime.fromisoformat(result["at"]).timestamp()
+        lines: list[str] = []
+        name = "mercato_feature_psi"
+        _family(lines, name, "gauge", "PSI of each champion input, newest snapshot vs training.")
+        parts = {f: p for f, p in result.get("families", {}).items() if not p.get("skipped")}
+        for family, part in sorted(parts.items()):
+            for d in part["features"]:
+                lines.append(f'{name}{{family="{family}",feature="{d["feature"]}"}} {d["psi"]!r}')
+        name = "mercato_prediction_psi"
+        _family(lines, name, "gauge", "PSI of each champion's scores, newest snapshot vs training.")
+        for family, part in sorted(parts.items()):
+            lines.append(f'{name}{{family="{family}"}} {part["prediction"]["psi"]!r}')
+        name = "mercato_realised_roc_auc"
+        _family(lines, name, "gauge", "ROC-AUC of the newest matured predictions.")
+        latest = {r["family"]: r for r in result.get("realised", []) if r["roc_auc"] is not None}
+        for family, r in sorted(latest.items()):
+            lines.append(f'{name}{{family="{family}"}} {r["roc_auc"]!r}')
+        name = "mercato_mart_age_seconds"
+        _family(
+            lines,
+            name,
+            "gauge",
+            "Seconds since each mart was rebuilt and gated (or the online store materialized).",
+        )
+        for a in result.get("freshness", []):
+            if a["age_seconds"] is not None:
+                age = a["age_seconds"] + max(now - at, 0.0)
+                lines.append(f'{name}{{mart="{a["name"]}"}} {age!r}')
+        _family(lines, "mercato_monitor_alerts", "gauge", "Limits crossed at the last monitor run.")
+        lines.append(f"mercato_monitor_alerts {len(result.get('alerts', []))}")
+        name = "mercato_monitor_last_run_timestamp_seconds"
+        _family(lines, name, "gauge", "When the monitor last ran (Unix time).")
+        lines.append(f"{name} {at!r}")
+        return lines
 
 
 def _family(lines: list[str], name: str, kind: str, help_text: str) -> None:

@@ -126,7 +126,11 @@ class Mercato:
         self.core.start()
         bind_api_methods(self, Mercato.apis)
         if REQUEST_METRICS is not None:
+            from monitoring import latest_result_path
+            from serving.metrics import MonitorGauges
+
             REQUEST_METRICS.served_versions = self.core.tracker.served_versions
+            REQUEST_METRICS.monitor = MonitorGauges(latest_result_path(settings))
         DocsMiddleware.core = self.core
         self.core.tracker.on_swap.append(lambda _swaps: refreeze_heap())
         freeze_heap()

@@ -22,6 +22,7 @@ LAYERS = [
     "warehouse",
     "features",
     "models",
+    "monitoring",
     "serving",
     "pipeline",
     "dags",

@@ -23,6 +23,7 @@ DAG_IDS = (
     "mercato_train",
     "mercato_champions",
     "mercato_pipeline",
+    "mercato_monitor",
 )
 DUCKDB_POOL = "mercato_duckdb"
 #: The families the DAGs train, read from the one catalogue (a new family needs no edit here).

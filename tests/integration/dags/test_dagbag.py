@@ -69,9 +69,26 @@ def test_schedules_hand_over_through_assets(dagbag: Any) -> None:
         handed = outlets(producer)
         assert handed, f"{producer} emits no asset"
         assert inlets(consumer) == handed, f"{consumer} is not scheduled on {producer}'s asset"
-    # The whole-pipeline DAG runs on demand and must not start the stage DAGs as well.
-    assert outlets("mercato_pipeline") == set()
+    # The whole-pipeline DAG runs on demand and must not start the stage DAGs as well: it
+    # emits only the run asset, which only the monitor schedules on.
+    assert outlets("mercato_pipeline") == {"mercato_run"}
     assert dagbag.dags["mercato_pipeline"].schedule is None
+    for dag_id in set(DAG_IDS) - {"mercato_monitor", "mercato_ingest", "mercato_pipeline"}:
+        assert "mercato_run" not in inlets(dag_id), dag_id
+
+
+def test_the_monitor_runs_daily_and_after_training_and_each_pipeline_run(dagbag: Any) -> None:
+    from airflow.sdk import AssetOrTimeSchedule
+
+    dag = dagbag.dags["mercato_monitor"]
+    assert isinstance(dag.timetable, AssetOrTimeSchedule)
+    assert dag.timetable.timetable.expression == "0 0 * * *"
+    assets = {a.name for a in dag.timetable.asset_condition.objects}
+    assert assets == {"mercato_models", "mercato_run"}
+    tasks = {t.task_id: t for t in dag.tasks}
+    assert set(tasks) == {"monitor", "request_retrain", "check"}
+    assert {a.name for a in tasks["request_retrain"].outlets} == {"mercato_features"}
+    assert tasks["monitor"].downstream_task_ids == {"request_retrain", "check"}
 
 
 def test_pipeline_runs_stages_in_order(dagbag: Any) -> None:

@@ -1,0 +1,114 @@
+"""Realised performance: the champion's own past predictions scored once their labels mature.
+
+Every monitor run writes the predictions it made for the newest snapshot to
+``<home>/monitoring/predictions/<family>/<as_of>.parquet`` (``customer_id``, ``score``,
+``as_of``, ``model_version``). A later run labels each file whose horizon the data now covers
+(propensity: an order in ``[as_of, as_of + horizon)``; churn: none in its N days), with the
+rules of marts ``propensity_labels`` and ``churn_labels`` applied to ``fct_order_lines``
+(the marts' snapshot grid is counted back from the newest order, so it moves as data
+arrives and cannot be joined on), and scores it: ROC-AUC, base rate and mean score
+(calibration in the large).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: family -> whether label 1 means "bought within the horizon" (propensity) or "did not" (churn)
+LABELLED: dict[str, bool] = {"propensity": True, "churn": False}
+
+
+@dataclass(frozen=True)
+class Realised:
+    """One earlier prediction file scored against its matured labels."""
+
+    family: str
+    as_of: str
+    model_version: str
+    n: int
+    roc_auc: float | None
+    base_rate: float
+    mean_score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def predictions_dir(home: Path, family: str) -> Path:
+    return home / "monitoring" / "predictions" / family
+
+
+def write_predictions(
+    home: Path, family: str, customer_ids: Any, scores: Any, as_of: pd.Timestamp, version: str
+) -> Path:
+    """Keep one snapshot's predictions (rewritten if the same snapshot is predicted again)."""
+    frame = pd.DataFrame(
+        {
+            "customer_id": pd.Series(customer_ids).astype(str).to_numpy(),
+            "score": np.asarray(scores, dtype=float),
+            "as_of": pd.Timestamp(as_of),
+            "model_version": str(version),
+        }
+    )
+    folder = predictions_dir(home, family)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{pd.Timestamp(as_of):%Y%m%dT%H%M%S}.parquet"
+    tmp = path.with_suffix(".parquet.tmp")
+    frame.to_parquet(tmp, index=False)
+    tmp.replace(path)
+    return path
+
+
+def read_predictions(home: Path, family: str) -> list[pd.DataFrame]:
+    """Every kept prediction file of ``family``, oldest first."""
+    folder = predictions_dir(home, family)
+    return [pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))] if folder.is_dir() else []
+
+
+def labels_at(
+    orders: pd.DataFrame,
+    customer_ids: pd.Series,
+    as_of: pd.Timestamp,
+    horizon_days: int,
+    bought_is_positive: bool,
+) -> pd.Series | None:
+    """Each customer's label for a prediction made at ``as_of``, from the non-cancelled orders
+    (``customer_id``, ``ordered_at``); ``None`` while the data does not cover the horizon (the
+    marts' rule: ``as_of + horizon`` <= the day after the newest order)."""
+    ordered = pd.to_datetime(orders["ordered_at"])
+    data_end = ordered.max().normalize() + pd.Timedelta(days=1)
+    end = as_of + pd.Timedelta(days=horizon_days)
+    if pd.isna(data_end) or end > data_end:
+        return None
+    window = orders[(ordered >= as_of) & (ordered < end)]
+    bought = customer_ids.astype(str).isin(set(window["customer_id"].astype(str)))
+    return (bought if bought_is_positive else ~bought).astype(int)
+
+
+def score_matured(
+    family: str, predictions: pd.DataFrame, orders: pd.DataFrame, horizon_days: int
+) -> Realised | None:
+    """One prediction file scored against its labels; ``None`` while they have not matured."""
+    from sklearn.metrics import roc_auc_score
+
+    as_of = pd.Timestamp(predictions["as_of"].iloc[0])
+    labels = labels_at(orders, predictions["customer_id"], as_of, horizon_days, LABELLED[family])
+    if labels is None or predictions.empty:
+        return None
+    y = labels.to_numpy()
+    s = predictions["score"].astype(float).to_numpy()
+    auc = float(roc_auc_score(y, s)) if len(np.unique(y)) == 2 else None
+    return Realised(
+        family,
+        str(as_of),
+        str(predictions["model_version"].iloc[0]),
+        len(predictions),
+        auc,
+        float(y.mean()),
+        float(s.mean()),
+    )
