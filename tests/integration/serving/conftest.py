@@ -29,10 +29,25 @@ def api_key() -> str:
 
 @pytest.fixture(scope="session")
 def serving_home(pipeline_home: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """A copy of the pipeline's data folder that serving tests may change."""
+    """A copy of the pipeline's data folder that serving tests may change.
+
+    Every registered model is a champion in it before any server starts: the gate refuses the
+    customer-value families on the small generated batch (docs/customer_value.md), and which
+    endpoints answer must not depend on which test module happened to promote them first.
+    """
+    from models import registry
+    from models.family import families
+
     dest = tmp_path_factory.mktemp("serving") / "home"
     shutil.copytree(pipeline_home.home, dest, ignore=shutil.ignore_patterns("bentoml", "serving"))
-    return dataclasses.replace(pipeline_home, home=dest)
+    settings = dataclasses.replace(pipeline_home, home=dest)
+    c = registry.client(settings)
+    for name in (f.registered_model for f in families(settings)):
+        versions = c.search_model_versions(f"name='{name}'")
+        if versions and registry.champion_version(settings, name) is None:
+            latest = max(int(v.version) for v in versions)
+            registry.promote(settings, name, latest, reason="test: served by hand")
+    return settings
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,8 @@
 
 On the small generated batch the gate refuses both customer-value families (BG/NBD ties the
 calibration-rate baseline, the churn model trails the recency rule: docs/customer_value.md), so
-the module first makes their registered versions the champions by hand, as ``mercato promote``
-does, and waits until the server (following the alias every second) serves them. Expected
+the serving fixtures make their registered versions the champions by hand, as ``mercato promote``
+does; the module waits until the server (following the alias every second) serves them. Expected
 answers come from the same versions loaded in this process.
 """
 
@@ -26,11 +26,6 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def served(serving_home, core, server, api_key) -> dict:
     """Both customer-value models as champions, in the server and in ``core``."""
-    c = registry.client(serving_home)
-    for name in (CLV, CHURN):
-        if registry.champion_version(serving_home, name) is None:
-            latest = max(int(v.version) for v in c.search_model_versions(f"name='{name}'"))
-            registry.promote(serving_home, name, latest, reason="test: served by hand")
     wanted = registry.champions(serving_home)
     deadline = time.monotonic() + 60
     while True:

@@ -161,15 +161,20 @@ def test_serves_answers_from_the_pipeline(production: dict) -> None:
 
 
 def test_keeps_answering_when_mlflow_is_down(production: dict) -> None:
-    """Last test of the module: it stops the MLflow server for good."""
-    production["mlflow"].stop()
-    customer = known_customer(production["orders"])
-    for _ in range(3):
-        response = httpx.post(
-            production["url"] + "/recommend",
-            json={"customer_id": customer, "k": 3},
-            headers=auth(),
-            timeout=30,
-        )
-        assert response.status_code == 200, response.text
-        assert response.json()["items"]
+    """MLflow stops, the service keeps answering; MLflow then comes back on the same port, so
+    the module's other tests see it whatever order they run in."""
+    mlflow: MlflowServer = production["mlflow"]
+    mlflow.stop()
+    try:
+        customer = known_customer(production["orders"])
+        for _ in range(3):
+            response = httpx.post(
+                production["url"] + "/recommend",
+                json={"customer_id": customer, "k": 3},
+                headers=auth(),
+                timeout=30,
+            )
+            assert response.status_code == 200, response.text
+            assert response.json()["items"]
+    finally:
+        mlflow.start()
