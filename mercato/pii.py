@@ -7,8 +7,9 @@ calls ``mask_free_text`` first. Standard library only, so every layer can use it
 
 The patterns are deliberately wide (a false mask costs a few characters of a review; a missed card
 number is a breach), with two limits that keep shop data readable: a run of digits counts as a
-phone number only from 9 digits on, so invoice numbers (``536365``), product codes, amounts and
-dates survive; and a 13-19 digit run is masked as a card whether or not its Luhn check holds.
+phone number only from 9 digits on (11 when it has no +, space, dot, dash or bracket), so invoice
+and order numbers (``536365``, ``3707955617``), product codes, amounts and dates survive; and
+a 13-19 digit run is masked as a card whether or not its Luhn check holds.
 """
 
 from __future__ import annotations
@@ -25,11 +26,16 @@ _CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d])")
 #: An optional +country code, then digits with spaces, dots, dashes or brackets between them.
 _PHONE = re.compile(r"(?<![\w+])(?:\+|00)?\(?\d[\d ().-]{7,}\d(?![\d])")
 _MIN_PHONE_DIGITS = 9
+#: an unbroken run of digits is a phone number only from 11 digits on (``07700900123``), so a
+#: ten-digit order number (``3707955617``) is kept
+_MIN_BARE_PHONE_DIGITS = 11
 
 
 def _phone(match: re.Match[str]) -> str:
-    digits = sum(ch.isdigit() for ch in match.group(0))
-    return PHONE_MASK if digits >= _MIN_PHONE_DIGITS else match.group(0)
+    found = match.group(0)
+    digits = sum(ch.isdigit() for ch in found)
+    least = _MIN_BARE_PHONE_DIGITS if found.isdigit() else _MIN_PHONE_DIGITS
+    return PHONE_MASK if digits >= least else found
 
 
 def mask_free_text(text: str) -> str:

@@ -50,3 +50,26 @@ def test_generated_messages_cover_every_intent_and_mark_their_invoice() -> None:
         assert row.instruction[row.start_offset : row.end_offset] == row.entity_value
     assert make_messages(120, seed=3, end_date=date(2011, 12, 10)).equals(frame)
     assert parse(SOURCE.map_columns(frame))["row_is_valid"].all()
+
+
+def test_personal_data_is_masked_and_the_entity_span_follows_the_text() -> None:
+    frame = pd.DataFrame(
+        {
+            "instruction": ["mail jane@example.com about order 536365", "card 4111 1111 1111 1111"],
+            "intent": ["track_order", "payment_issue"],
+            "category": ["ORDER", "PAYMENT"],
+            "entity_type": ["order_id", "card"],
+            "entity_value": ["536365", "4111 1111 1111 1111"],
+            "start_offset": [34, 5],
+            "end_offset": [40, 24],
+            "response": ["We wrote to jane@example.com", None],
+        }
+    )
+    rows = to_rows(parse(SOURCE.map_columns(frame)))
+    assert rows["text"].tolist() == ["mail [email] about order 536365", "card [card]"]
+    first = rows.iloc[0]
+    assert first["text"][int(first["start_offset"]) : int(first["end_offset"])] == "536365"
+    assert rows["response"][0] == "We wrote to [email]"
+    # the span that was itself the card number goes, with its value; the message stays
+    assert rows["start_offset"].isna().tolist() == [False, True]
+    assert rows["entity_value"][1] is None

@@ -33,6 +33,7 @@ import pandas as pd
 
 from expectations import support as suites
 from expectations.raw_gate import Suite
+from mercato.pii import mask_free_text
 from warehouse.sources import Column, Source
 from warehouse.sources.orders import customer_ids
 
@@ -103,7 +104,6 @@ def parse(frame: pd.DataFrame, now: datetime | None = None) -> pd.DataFrame:
     length = text.str.len()
     damaged = text.str.contains(_DAMAGED, regex=True, na=False)
     ok_text = text.notna() & ~damaged & (length <= suites.MAX_TEXT_CHARS)
-    out["value_text"] = text.where(ok_text).astype(object)
     out["ok_text"] = ok_text.fillna(False).astype(bool)
 
     intent = _text(_column(out, "intent")).astype("string").str.lower()
@@ -128,6 +128,20 @@ def parse(frame: pd.DataFrame, now: datetime | None = None) -> pd.DataFrame:
         & (end <= length.fillna(0).astype("float64"))
     )
     inside = inside | ~given
+    # Personal data is masked before anything stores the text; a span the masking moved is
+    # found again in the masked text (or dropped when it was itself the personal data).
+    masked = text.map(mask_free_text, na_action="ignore").astype("string")
+    start, end = start.copy(), end.copy()
+    for i in np.flatnonzero((masked != text).fillna(False).to_numpy() & given.to_numpy()):
+        if not inside.iloc[i]:
+            continue
+        span = mask_free_text(text.iloc[i][int(start.iloc[i]) : int(end.iloc[i])])
+        at = masked.iloc[i].find(span)
+        if at < 0 or span != text.iloc[i][int(start.iloc[i]) : int(end.iloc[i])]:
+            inside.iloc[i] = False
+        else:
+            start.iloc[i], end.iloc[i] = at, at + len(span)
+    out["value_text"] = masked.where(ok_text).astype(object)
     out["value_start_offset"] = start.where(inside)
     out["value_end_offset"] = end.where(inside)
     out["ok_entity"] = inside.astype(bool)
@@ -169,6 +183,7 @@ def to_rows(parsed: pd.DataFrame) -> pd.DataFrame:
     rows["sent_at"] = parsed["value_sent_at"]
     for column in TEXT_COLUMNS[2:4]:
         rows[column] = _text(_column(parsed, column))
+    rows["entity_value"] = rows["entity_value"].map(mask_free_text, na_action="ignore")
     # a span outside its text is dropped whole: its offsets, type and value
     kept = parsed["ok_entity"].astype(bool)
     for column in TEXT_COLUMNS[2:4]:
@@ -176,7 +191,7 @@ def to_rows(parsed: pd.DataFrame) -> pd.DataFrame:
     rows["start_offset"] = parsed["value_start_offset"].astype("Int64")
     rows["end_offset"] = parsed["value_end_offset"].astype("Int64")
     for column in TEXT_COLUMNS[4:]:
-        rows[column] = _text(_column(parsed, column))
+        rows[column] = _text(_column(parsed, column)).map(mask_free_text, na_action="ignore")
     # the frame is in file order: index i is data row i + 1 (the derived message id uses it)
     rows["source_row"] = (parsed.index.to_numpy() + 1).astype("int64")
     return rows[[c.name for c in COLUMNS]].reset_index(drop=True)
