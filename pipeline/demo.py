@@ -43,6 +43,19 @@ def _pick_product(settings) -> str | None:  # type: ignore[no-untyped-def]
     return str(stats.sort_values(["n_reviews", "product_id"], ascending=[False, True]).iloc[0, 0])
 
 
+def _latest_invoice(settings, customer: str) -> str | None:  # type: ignore[no-untyped-def]
+    """The customer's most recent invoice, for the assistant's order-status answer."""
+    from warehouse.reader import query
+
+    rows = query(
+        settings,
+        "SELECT invoice_no FROM fct_order_lines WHERE customer_id = ? AND NOT is_cancellation"
+        " ORDER BY ordered_at DESC, invoice_no DESC LIMIT 1",
+        [customer],
+    )
+    return None if rows.empty else str(rows.iloc[0, 0])
+
+
 def main() -> int:
     """Run the demo end to end and print the service's answers for one customer and product."""
     from serving.launch import start_background
@@ -119,6 +132,16 @@ def main() -> int:
                 {"text": "Lovely soft fabric, but it runs small.", "title": "Nice"},
             ),
         }
+        invoice = _latest_invoice(settings, customer)
+        if invoice is not None:
+            calls[f"the assistant, asked by customer {customer} about invoice {invoice}"] = (
+                "/assist",
+                {"customer_id": customer, "message": f"Where is my order {invoice}?"},
+            )
+        calls["the assistant, asked about returns"] = (
+            "/assist",
+            {"message": "How do I return an item and get a refund?"},
+        )
         product = _pick_product(settings)
         if product is not None:
             calls[f"what the reviews of product {product} say"] = (
