@@ -42,8 +42,9 @@ PSEUDONYM_PREFIX = "cust-"
 
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
 #: Column (or JSON key) names that hold a customer id, compared without case, ``_`` or spaces:
-#: ``CustomerID``, ``customer_id``, ``Customer ID``, ``customer_id_text``, ``customer``.
-CUSTOMER_COLUMN_NAMES = frozenset({"customerid", "customeridtext", "customer"})
+#: ``CustomerID``, ``customer_id``, ``Customer ID``, ``customer_id_text``, ``customer``, and the
+#: ratings source's ``user_id`` / ``userId`` (a rating's user is a customer of the shop).
+CUSTOMER_COLUMN_NAMES = frozenset({"customerid", "customeridtext", "customer", "userid"})
 
 
 def is_customer_column(name: Any) -> bool:

@@ -51,7 +51,14 @@ def test_suppression_list_holds_pseudonyms_only(tmp_path: Path) -> None:
 
 
 def test_customer_columns_by_name() -> None:
-    for name in ("CustomerID", "customer_id", "Customer ID", "customer_id_text", "customer"):
+    for name in (
+        "CustomerID",
+        "customer_id",
+        "Customer ID",
+        "customer_id_text",
+        "customer",
+        "userId",
+    ):
         assert privacy.is_customer_column(name), name
     for name in ("customer_key", "customers", "stock_code", "anonymous_id"):
         assert not privacy.is_customer_column(name), name

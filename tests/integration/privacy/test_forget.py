@@ -79,7 +79,9 @@ def warehouse_state(settings: Settings, customer_id: str) -> dict[str, tuple]:
                     "where table_schema = ? and table_name = ?",
                     [schema, table],
                 ).fetchall()
-                if r[0].lower().replace("_", "").replace(" ", "") in ("customerid", "customer")
+                # the ratings source's user is a customer of the shop too
+                if r[0].lower().replace("_", "").replace(" ", "")
+                in ("customerid", "customer", "userid")
             ]
             total = con.execute(f"select count(*) from {name}").fetchone()[0]
             out[f"{schema}.{table}"] = (total, _rows_checksum(con, name, customer_id, cols))
