@@ -10,7 +10,12 @@ the family's hold-out, with the largest gap between judged groups (at least
 - propensity and churn: ROC-AUC per (customer, snapshot) row of the hold-out, for the served
   logistic regression and the family's baselines;
 - clv: hold-out R^2 of purchase days per calibration customer;
-- recommendation: NDCG@10 per hold-out customer (``--skip-recommendation`` to save minutes).
+- recommendation: NDCG@10 per hold-out customer (``--skip-recommendation`` to save minutes);
+- uplift, with ``--campaigns FILE`` (e.g. the Hillstrom/MineThatData e-mail test): the Qini
+  coefficient per hold-out customer group (zip-code type, new customer, channel; country and
+  tenure only where the file's customers are the shop's), for the chosen learner and the
+  response-targeting baseline. ``--families uplift`` skips the order families (and the order
+  file).
 
 Propensity mitigation, side by side on the same hold-out: the served model; the same model
 refitted with reweighing (``models.fairness.reweighing_weights``) on the country group and on
@@ -24,6 +29,8 @@ sentiment family's text model (``models.sentiment.fit_text_model``) on the famil
 split of that file and prints ROC-AUC per reviewer age band.
 
     python bench/fairness_eval.py [--data FILE | --home DIR] [--reviews FILE] [--json OUT]
+    python bench/fairness_eval.py --families uplift \
+        --campaigns ../shared/data/campaigns/hillstrom.csv
 
 ``fairlearn`` 0.15.0 is not a dependency; to include it, install it beside the project, e.g.
 ``uv pip install --target /tmp/fl fairlearn==0.15.0 --no-deps`` and run with
@@ -75,6 +82,15 @@ def build_home(data: Path, root: Path) -> Settings:
     return settings
 
 
+def add_campaigns(settings: Settings, campaigns: Path) -> Settings:
+    """Ingest a campaign file (source recognised by its columns) and build its mart."""
+    from pipeline import stages
+
+    stages.ingest(settings, campaigns)
+    stages.transform(settings, select="+campaign_exposures")
+    return settings
+
+
 def _report_dict(report: GroupReport) -> dict[str, Any]:
     return {
         "groups": {g: {"value": v, "n": n} for g, (v, n) in report.groups.items()},
@@ -101,6 +117,11 @@ def family_report(settings: Settings, name: str) -> dict[str, Any]:
 
         models["hist_gradient_boosting"] = GradientBoosting(split.train, settings.seed)
         models["recency_rule"] = RecencyRule(split.train)
+    if name == "uplift":
+        from models.uplift import fit_learners
+
+        response = fit_learners(split.train, "response", fitted.params["estimator"], settings.seed)
+        models["response_targeting"] = _ResponseTargeting(response)
     out: dict[str, Any] = {"metric": family.metric, "models": {}}
     for label, model in models.items():
         evidence = family.evaluate(model, split, fitted)
@@ -115,6 +136,16 @@ def family_report(settings: Settings, name: str) -> dict[str, Any]:
     if name == "propensity":
         out["mitigation"] = propensity_mitigation(settings, split, fitted, groups)
     return out
+
+
+class _ResponseTargeting:
+    """The uplift family's response baseline behind the model's ``predict_uplift``."""
+
+    def __init__(self, learners: dict[tuple[str, str], Any]) -> None:
+        self.learners = learners
+
+    def predict_uplift(self, campaign: str, treatment: str, x: np.ndarray) -> np.ndarray:
+        return self.learners[(campaign, treatment)].predict(x)
 
 
 def segmentation_shares(settings: Settings) -> dict[str, Any]:
@@ -358,18 +389,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reviews", type=Path, default=None, help="the clothing reviews file")
     parser.add_argument("--skip-recommendation", action="store_true", help="save its minutes")
     parser.add_argument("--json", type=Path, default=None, help="also write the JSON here")
+    parser.add_argument("--campaigns", type=Path, default=None, help="a campaign file (uplift)")
+    parser.add_argument("--families", default=None, help="comma list (default: all)")
     args = parser.parse_args(argv)
 
     names = [n for n in FAMILIES if not (args.skip_recommendation and n == "recommendation")]
+    if args.families:
+        names = [n.strip() for n in args.families.split(",") if n.strip()]
+    if args.campaigns is not None and "uplift" not in names:
+        names.append("uplift")
+    orders = any(n in FAMILIES for n in names)
     with tempfile.TemporaryDirectory(prefix="mercato-fairness-") as tmp:
         if args.home is not None:
             settings = dataclasses.replace(get_settings(), home=args.home, mlflow_tracking_uri="")
+        elif not orders:
+            settings = dataclasses.replace(
+                get_settings(), home=Path(tmp) / "home", mlflow_tracking_uri=""
+            )
+            settings.ensure_dirs()
         else:
             data = args.data or real_data_path()
             if not data.is_file():
                 print(f"order file not found: {data}", file=sys.stderr)
                 return 2
             settings = build_home(data, Path(tmp))
+        if args.campaigns is not None:
+            add_campaigns(settings, args.campaigns)
         report: dict[str, Any] = {
             "min_group_size": settings.fairness_min_group_size,
             "families": {},
@@ -379,7 +424,8 @@ def main(argv: list[str] | None = None) -> int:
                 report["families"][name] = family_report(settings, name)
             except ValueError as err:
                 report["families"][name] = {"error": str(err)}
-        report["segmentation_shares"] = segmentation_shares(settings)
+        if orders:
+            report["segmentation_shares"] = segmentation_shares(settings)
         if args.reviews is not None:
             report["sentiment"] = sentiment_by_age(args.reviews, settings)
     text = json.dumps(report, indent=2, default=str)

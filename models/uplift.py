@@ -186,6 +186,11 @@ class UpliftCurves:
         return UpliftCurves(y, t, score)
 
     def _normalised(self, kind: str, weights: np.ndarray | None) -> float:
+        w = np.ones(len(self.y)) if weights is None else np.asarray(weights, dtype=float)
+        if not (w[self.t].sum() > 0 and w[~self.t].sum() > 0):
+            # no treated or no control row weighs in (e.g. a customer group of one arm only):
+            # there is no effect to rank by, whatever the curve's shape
+            return float("nan")
         curve = self.qini if kind == "qini" else self.uplift
         x, v = curve(weights)
         if len(x) < 2 or x[-1] <= 0:
@@ -578,6 +583,40 @@ def plan_calibration(
     return out
 
 
+#: Attributes at send time that define customer groups for the gate, when delivered.
+GROUP_ATTRIBUTES = ("zip_code", "newbie", "channel")
+
+
+def attribute_groups(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per row: zip-code type, new or existing customer, purchase channel (``unknown`` where
+    missing); only the attributes the frame has a value for."""
+    out: dict[str, np.ndarray] = {}
+    for column in GROUP_ATTRIBUTES:
+        if column not in frame.columns or frame[column].isna().all():
+            continue
+        if column == "newbie":
+            flag = pd.to_numeric(frame[column], errors="coerce")
+            labels = np.where(flag == 1, "new", np.where(flag == 0, "existing", "unknown"))
+        else:
+            text = frame[column].astype("string").str.strip().str.lower()
+            labels = text.replace("surburban", "suburban").fillna("unknown").to_numpy(dtype=object)
+        out[column] = np.asarray(labels, dtype=object)
+    return out
+
+
+def uplift_groups(settings: Settings, holdout: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Groups of each hold-out row, in the order of :func:`qini_evidence`'s units. Country and
+    tenure come from ``dim_customers`` at ``sent_at`` (customers the shop does not know are
+    ``other`` / ``no_order``, so a file without the shop's ids, such as Hillstrom's, has one
+    label there); a dimension with a single label has no gap and is left out."""
+    from models.fairness import customer_groups
+
+    frame = holdout.reset_index(drop=True)
+    groups = customer_groups(settings, frame["customer_id"], frame["sent_at"])
+    groups.update(attribute_groups(frame))
+    return {dim: labels for dim, labels in groups.items() if len(set(labels.tolist())) > 1}
+
+
 def latest_attributes(df: pd.DataFrame) -> pd.DataFrame:
     """Each customer's latest attributes over all campaigns (the planner's candidates)."""
     order = df.assign(_sent=pd.to_datetime(df["sent_at"])).sort_values(
@@ -681,6 +720,12 @@ class UpliftFamily(ModelFamily):
         scores = group_scores(model.predict_uplift, split.holdout)
         metrics = score_table(scores, split.holdout)
         return qini_evidence(metrics, split.holdout, scores)
+
+    def groups(self, split: Split, settings: Settings) -> dict[str, Any]:
+        """Per hold-out row (the evidence's unit): the customer's country group and tenure cohort
+        at send time where the customers are the shop's own, and the attributes at send time
+        that define natural groups (:data:`GROUP_ATTRIBUTES`) where the source carries them."""
+        return uplift_groups(settings, split.holdout)
 
     def log(self, fitted: Fitted, split: Split) -> None:
         import mlflow

@@ -196,3 +196,48 @@ def test_bad_outcome_values_fail_their_parse_flags() -> None:
     assert parsed["converted_is_flag"].tolist() == [True, True, False]
     assert parsed["spend_value"].tolist() == [0.0, 12.5, -3.0]  # the gate's range check refuses it
     assert parsed["spend_has_conversion"].tolist() == [True, True, True]
+
+
+def test_the_qini_per_customer_group_is_each_groups_own_and_undefined_without_a_control() -> None:
+    """Group a ranks perfectly (1), group b in reverse (-1/6, by hand: area -0.5 over the
+    perfect 3), group c has treated rows only: no effect to measure, so NaN and not judged."""
+    from models.fairness import statistic_by_group
+    from models.uplift import attribute_groups, uplift_metrics
+
+    rows = [  # group, treated, converted, score
+        ("a", 1, 1, 0.9), ("a", 1, 0, 0.5), ("a", 0, 0, 0.4), ("a", 0, 1, 0.1),
+        ("b", 1, 1, 0.1), ("b", 1, 0, 0.4), ("b", 0, 0, 0.5), ("b", 0, 1, 0.9),
+        ("c", 1, 1, 0.8), ("c", 1, 0, 0.3),
+    ]  # fmt: skip
+    frame = pd.DataFrame(rows, columns=["zip_code", "treated", "converted", "score"])
+    frame["campaign"] = "spring"
+    frame["is_control"] = frame["treated"] == 0
+    frame["treatment"] = np.where(frame["is_control"], "no_e_mail", "mail")
+    rank = frame["score"].to_numpy()
+    control, arm = frame.index[frame["is_control"]], frame.index[~frame["is_control"]]
+    scores = {("spring", "mail"): rank[np.r_[arm, control]]}
+    evidence = qini_evidence({}, frame, scores)
+    labels = attribute_groups(frame)["zip_code"]
+    report = statistic_by_group(evidence.statistic, labels, min_size=2, dimension="zip_code")
+
+    assert report.groups["a"] == pytest.approx((1.0, 4))
+    assert report.groups["b"] == pytest.approx((-1 / 6, 4))
+    assert np.isnan(report.groups["c"][0]) and report.groups["c"][1] == 2
+    assert report.judged == ("a", "b") and report.gap == pytest.approx(7 / 6)
+    for g in ("a", "b"):
+        part = frame[frame["zip_code"] == g]
+        own = uplift_metrics(part["converted"], part["treated"], part["score"])
+        assert report.groups[g][0] == pytest.approx(own["qini_coefficient"])
+
+
+def test_attribute_groups_name_the_hillstrom_attributes() -> None:
+    from models.uplift import attribute_groups
+
+    frame = pd.DataFrame(
+        {"zip_code": ["Surburban", "Urban", None], "newbie": [1, 0, None], "channel": ["Web"] * 3}
+    )
+    groups = attribute_groups(frame)
+    assert groups["zip_code"].tolist() == ["suburban", "urban", "unknown"]
+    assert groups["newbie"].tolist() == ["new", "existing", "unknown"]
+    assert groups["channel"].tolist() == ["web"] * 3
+    assert attribute_groups(frame.drop(columns="channel")).keys() == {"zip_code", "newbie"}

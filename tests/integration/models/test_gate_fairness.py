@@ -93,3 +93,29 @@ def test_a_pipeline_run_records_each_champion_metric_per_customer_group(
         assert all(groups[g][1] >= pipeline_home.fairness_min_group_size for g in judged)
     assert sizes[0] == sizes[1] > 0  # both dimensions label every hold-out unit
     assert "United Kingdom" in json.loads(tags["fairness.country_group.groups"])
+
+
+def test_the_uplift_version_records_its_qini_per_customer_group(pipeline_home: Settings) -> None:
+    """The generated campaign goes to the shop's order customers and carries the attributes at
+    send time, so the gated uplift version has the Qini per country group, tenure cohort,
+    zip-code type, new/existing customer and channel, each dimension labelling every hold-out
+    row once."""
+    versions = registry.client(pipeline_home).search_model_versions("name='mercato_uplift'")
+    gated = [v for v in versions if "gate.decision" in v.tags]
+    assert gated, "mercato_uplift has no gated version after the run"
+    tags = max(gated, key=lambda v: int(v.version)).tags
+    dims = ("country_group", "tenure_cohort", "zip_code", "newbie", "channel")
+    sizes = {
+        dim: sum(n for _, n in json.loads(tags[f"fairness.{dim}.groups"]).values()) for dim in dims
+    }
+    assert len(set(sizes.values())) == 1 and sizes["zip_code"] > 0, sizes
+    assert set(json.loads(tags["fairness.zip_code.groups"])) == {"urban", "suburban", "rural"}
+    assert set(json.loads(tags["fairness.newbie.groups"])) == {"new", "existing"}
+    assert "United Kingdom" in json.loads(tags["fairness.country_group.groups"])
+    zips = json.loads(tags["fairness.zip_code.groups"])
+    judged = [g for g in tags["fairness.zip_code.judged"].split(",") if g]
+    assert len(judged) >= 2
+    values = [zips[g][0] for g in judged]
+    assert float(tags["fairness.zip_code.gap"]) == pytest.approx(
+        max(values) - min(values), abs=1e-5
+    )
