@@ -8,6 +8,7 @@ import time
 import httpx
 import psycopg2
 import pytest
+from needs_servers import require_servers
 from tests_stack_helpers import assert_stopped, stack_pids
 
 from devtools.stack import LocalStack, local_stack
@@ -129,6 +130,7 @@ def test_mlflow_rejects_a_foreign_host_header(stack: LocalStack) -> None:
 
 
 def test_stack_stops_every_process_it_started() -> None:
+    require_servers()  # its own stack, not the session's fixture, so it asks for itself
     with local_stack() as other:
         pids = stack_pids(other)
         assert other.redis.ping()
