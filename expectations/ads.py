@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from expectations.sessions import MAX_BAD_SHARE, RowRule, schema_suite
+from expectations.row_rules import MAX_BAD_SHARE, RowRule, bad_share_check, rule_checks
+from expectations.sessions import schema_suite
 
 #: Every per-row rule; ``parse`` sets ``ok_<column>`` for each.
 RULES = (
@@ -34,38 +35,10 @@ def value_expectations(show: list[str]) -> list[Any]:
     """The batch's share of bad rows (critical), each rule (warning), duplicate ids (warning)."""
     import great_expectations as gx
 
-    e = gx.expectations
-    checks: list[Any] = [
-        e.ExpectColumnValuesToBeInSet(
-            column="row_is_valid",
-            value_set=[True],
-            mostly=1.0 - MAX_BAD_SHARE,
-            description=f"at most {MAX_BAD_SHARE:.0%} of the impressions are bad",
-            meta={
-                "show": ["row_problem", *show],
-                "explain": f"more than {MAX_BAD_SHARE:.0%} of the rows break a rule: the file "
-                "looks broken, so none of it is loaded",
-            },
-        ),
-        e.ExpectColumnValuesToBeUnique(
-            column="impression_id",
-            severity="warning",
-            description="impression_id is unique",
-            meta={"show": show, "explain": "repeated impression ids count once (staging)"},
-        ),
-    ]
-    for rule in RULES:
-        checks.append(
-            e.ExpectColumnValuesToBeInSet(
-                column=f"ok_{rule.column}",
-                value_set=[True],
-                severity="warning",
-                description=f"{rule.column} is {rule.rule}",
-                meta={
-                    "show": show,
-                    "explain": f"rows whose {rule.column} is not {rule.rule} are kept out of "
-                    "the warehouse (see rejected_rows.csv)",
-                },
-            )
-        )
-    return checks
+    duplicates = gx.expectations.ExpectColumnValuesToBeUnique(
+        column="impression_id",
+        severity="warning",
+        description="impression_id is unique",
+        meta={"show": show, "explain": "repeated impression ids count once (staging)"},
+    )
+    return [bad_share_check("impressions", show), duplicates, *rule_checks(RULES, show)]

@@ -19,10 +19,17 @@ from __future__ import annotations
 from typing import Any
 
 from expectations.raw_gate import schema_checks
-from expectations.sessions import RowRule
+from expectations.row_rules import MAX_BAD_SHARE, RowRule, bad_share_check, rule_checks
 
-#: Above this share of bad rows the batch is rejected whole instead of row by row.
-MAX_BAD_SHARE = 0.10
+__all__ = [
+    "MAX_BAD_SHARE",
+    "MAX_RATING",
+    "MIN_RATING",
+    "RULES",
+    "schema_suite",
+    "value_expectations",
+]
+
 #: The rating scale: MovieLens' half stars and a shop's 1-5 stars both fit it.
 MIN_RATING, MAX_RATING = 0.5, 5.0
 
@@ -43,35 +50,7 @@ def schema_suite(delivered: list[str], required: list[str]) -> list[Any]:
 
 def value_expectations(show: list[str]) -> list[Any]:
     """The batch's share of bad rows (critical) and each row rule (warning: rows kept out)."""
-    import great_expectations as gx
-
-    e = gx.expectations
-    checks: list[Any] = [
-        e.ExpectColumnValuesToBeInSet(
-            column="row_is_valid",
-            value_set=[True],
-            mostly=1.0 - MAX_BAD_SHARE,
-            description=f"at most {MAX_BAD_SHARE:.0%} of the ratings are bad",
-            meta={
-                "show": ["row_problem", *show],
-                "explain": f"more than {MAX_BAD_SHARE:.0%} of the rows break a rule: the file "
-                "looks broken (a shifted column, another rating scale), so none of it is loaded",
-            },
-        )
+    return [
+        bad_share_check("ratings", show, "a shifted column, another rating scale"),
+        *rule_checks(RULES, show),
     ]
-    for rule in RULES:
-        checks.append(
-            e.ExpectColumnValuesToBeInSet(
-                column=f"ok_{rule.column}",
-                value_set=[True],
-                severity="warning",
-                description=f"{rule.column} is {rule.rule}",
-                meta={
-                    "show": show,
-                    "example_column": rule.column,
-                    "explain": f"rows whose {rule.column} is not {rule.rule} are kept out of "
-                    "the warehouse (see rejected_rows.csv)",
-                },
-            )
-        )
-    return checks

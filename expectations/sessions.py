@@ -15,21 +15,12 @@ False where the value is missing or breaks the rule) and its ``row_problem`` tex
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from expectations.raw_gate import schema_checks
+from expectations.row_rules import MAX_BAD_SHARE, RowRule, bad_share_check, rule_checks
 
-#: Above this share of bad rows the batch is rejected whole instead of row by row.
-MAX_BAD_SHARE = 0.10
-
-
-@dataclass(frozen=True)
-class RowRule:
-    """One column's rule, phrased for the person reading the quarantine report."""
-
-    column: str
-    rule: str
+__all__ = ["MAX_BAD_SHARE", "RULES", "RowRule", "schema_suite", "value_expectations"]
 
 
 #: Every per-row rule, in column order; ``parse`` sets ``ok_<column>`` for each.
@@ -64,35 +55,7 @@ def schema_suite(delivered: list[str], required: list[str], optional: list[str])
 
 def value_expectations(show: list[str]) -> list[Any]:
     """The batch's share of bad rows (critical) and each column rule (warning: rows kept out)."""
-    import great_expectations as gx
-
-    e = gx.expectations
-    checks: list[Any] = [
-        e.ExpectColumnValuesToBeInSet(
-            column="row_is_valid",
-            value_set=[True],
-            mostly=1.0 - MAX_BAD_SHARE,
-            description=f"at most {MAX_BAD_SHARE:.0%} of the sessions are bad",
-            meta={
-                "show": ["row_problem", *show],
-                "explain": f"more than {MAX_BAD_SHARE:.0%} of the rows break a rule: the file "
-                "looks broken (a shifted column, another export), so none of it is loaded",
-            },
-        )
+    return [
+        bad_share_check("sessions", show, "a shifted column, another export"),
+        *rule_checks(RULES, show),
     ]
-    for rule in RULES:
-        checks.append(
-            e.ExpectColumnValuesToBeInSet(
-                column=f"ok_{rule.column}",
-                value_set=[True],
-                severity="warning",
-                description=f"{rule.column} is {rule.rule}",
-                meta={
-                    "show": show,
-                    "example_column": rule.column,
-                    "explain": f"rows whose {rule.column} is not {rule.rule} are kept out of "
-                    "the warehouse (see rejected_rows.csv)",
-                },
-            )
-        )
-    return checks

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from expectations.sessions import MAX_BAD_SHARE, RowRule, schema_suite
+from expectations.row_rules import MAX_BAD_SHARE, RowRule, bad_share_check, rule_checks
+from expectations.sessions import schema_suite
 
 #: Longest message accepted, in characters: a support request is a few sentences (the Bitext
 #: sample's longest is 60 characters); a longer one is a paste or a quoting error.
@@ -48,17 +49,7 @@ def value_expectations(show: list[str]) -> list[Any]:
 
     e = gx.expectations
     checks: list[Any] = [
-        e.ExpectColumnValuesToBeInSet(
-            column="row_is_valid",
-            value_set=[True],
-            mostly=1.0 - MAX_BAD_SHARE,
-            description=f"at most {MAX_BAD_SHARE:.0%} of the messages are bad",
-            meta={
-                "show": ["row_problem", *show],
-                "explain": f"more than {MAX_BAD_SHARE:.0%} of the rows break a rule: the file "
-                "looks broken (a shifted column, another export), so none of it is loaded",
-            },
-        ),
+        bad_share_check("messages", show, "a shifted column, another export"),
         e.ExpectColumnUniqueValueCountToBeBetween(
             column="value_intent",
             min_value=2,
@@ -66,21 +57,8 @@ def value_expectations(show: list[str]) -> list[Any]:
             description="the messages carry at least two intents",
             meta={"show": show, "explain": "one intent alone cannot train the intent family"},
         ),
+        *rule_checks(RULES, show),
     ]
-    for rule in RULES:
-        checks.append(
-            e.ExpectColumnValuesToBeInSet(
-                column=f"ok_{rule.column}",
-                value_set=[True],
-                severity="warning",
-                description=f"{rule.column} is {rule.rule}",
-                meta={
-                    "show": show,
-                    "explain": f"rows whose {rule.column} is not {rule.rule} are kept out of "
-                    "the warehouse (see rejected_rows.csv)",
-                },
-            )
-        )
     checks.append(
         e.ExpectColumnValuesToBeInSet(
             column=f"ok_{ENTITY_RULE.column}",
