@@ -78,6 +78,6 @@ ENDPOINTS = [
         admin_forget,
         "Forget a customer everywhere the data home and the service keep them (admin)",
         is_async=False,
-        example=None,
+        example={"customer_id": "17850"},
     ),
 ]

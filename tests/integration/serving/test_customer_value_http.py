@@ -14,8 +14,8 @@ import time
 
 import httpx
 import pytest
+from served_models import served_champions
 
-from models import registry
 from models.churn import MODEL_NAME as CHURN
 from models.clv import MODEL_NAME as CLV
 from models.segmentation import MODEL_NAME as SEGMENTATION
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def served(serving_home, core, server, api_key) -> dict:
     """Both customer-value models as champions, in the server and in ``core``."""
-    wanted = registry.champions(serving_home)
+    wanted = served_champions(serving_home)
     deadline = time.monotonic() + 60
     while True:
         info = httpx.post(

@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 import pytest
+from served_models import served_champions
 
 from models.propensity import MODEL_NAME as PROPENSITY
 from models.recommendation import MODEL_NAME as RECOMMENDER
@@ -87,11 +88,10 @@ def models(service) -> dict[str, Any]:
 
 
 def test_service_serves_the_registry_champions(service, serving_home) -> None:
-    from models import registry
 
     info = run(service.model_info(s.ModelInfoRequest()))
     served = {m.name: m.version for m in info.models}
-    assert served == registry.champions(serving_home)
+    assert served == served_champions(serving_home)
     # a family whose gate refused every version on this data (clv here) is listed, unloaded
     assert all(m.alias == "champion" and m.loaded_at for m in info.models if m.version)
     assert service.__is_ready__()
