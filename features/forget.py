@@ -102,8 +102,11 @@ def forget(settings: Settings, customer_id: Any) -> ForgetResult:
         n = redact.rewrite_table_file(path, match) if suffix in redact.TABLE_SUFFIXES else 0
         if n:
             result.erased.append(Erased(kind, rel, n, batch))
-        elif suffix in redact.TEXT_SUFFIXES or suffix in (".csv", ".json", ".jsonl"):
-            n = redact.replace_tokens(path, pattern)
+        elif suffix in redact.TEXT_SUFFIXES or suffix in redact.VALUE_SUFFIXES:
+            if suffix in redact.TEXT_SUFFIXES:
+                n = redact.replace_tokens(path, pattern)
+            else:
+                n = redact.erase_values(path, match, pattern)
             if n:
                 result.erased.append(Erased("text", rel, n, batch))
         elif suffix not in (".parquet", ".pq") and _binary_holds(path, pattern):

@@ -29,8 +29,12 @@ Matcher = Callable[[Any], bool]
 ERASED = "[erased]"
 #: Files that are data tables: rewritten row by row.
 TABLE_SUFFIXES = (".parquet", ".pq", ".csv", ".json", ".jsonl", ".ndjson")
-#: Files read as text for a token replacement (reports, docs, logs); others are binary.
-TEXT_SUFFIXES = (".md", ".txt", ".log", ".html", ".htm", ".yaml", ".yml", ".xml", ".tsv")
+#: Files read as text for a token replacement (reports, docs, logs): written for people, so a
+#: replaced token cannot break a program that reads them. Machine state (JSON, CSV, YAML) is
+#: never edited as text: an id such as ``00`` would match inside ``+00:00`` of a timestamp.
+TEXT_SUFFIXES = (".md", ".txt", ".log", ".html", ".htm")
+#: Structured files whose values equal to the id are erased one by one (``erase_values``).
+VALUE_SUFFIXES = (".json", ".jsonl", ".ndjson", ".csv", ".tsv")
 #: Larger text files are not rewritten (none of Mercato's reports comes near).
 MAX_TEXT_BYTES = 64 << 20
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -190,6 +194,78 @@ def replace_tokens(path: Path, pattern: re.Pattern[str]) -> int:
     if n:
         _replace(path, new.encode())
     return n
+
+
+def _erase_value(value: Any, match: Matcher, pattern: re.Pattern[str]) -> tuple[Any, int]:
+    """A JSON value with every string that *is* the id erased, and the id as a token erased
+    inside free text (strings with a space); timestamps and codes are never edited."""
+    if isinstance(value, dict):
+        out, total = {}, 0
+        for key, item in value.items():
+            out[key], n = _erase_value(item, match, pattern)
+            total += n
+        return out, total
+    if isinstance(value, list):
+        items, total = [], 0
+        for item in value:
+            erased, n = _erase_value(item, match, pattern)
+            items.append(erased)
+            total += n
+        return items, total
+    if isinstance(value, str):
+        if match(value):
+            return ERASED, 1
+        if " " in value:
+            return pattern.subn(ERASED, value)
+    return value, 0
+
+
+def erase_values(path: Path, match: Matcher, pattern: re.Pattern[str]) -> int:
+    """Erase the id where it is a whole value of a JSON, JSON-lines, CSV or TSV file (the files
+    with no customer column, e.g. examples in Great Expectations results); returns the count."""
+    if path.stat().st_size > MAX_TEXT_BYTES:
+        return 0
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        return 0
+    suffix = path.suffix.lower()
+    total = 0
+    if suffix == ".json":
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return 0
+        data, total = _erase_value(data, match, pattern)
+        new = json.dumps(data, indent=2, default=str)
+    elif suffix in (".jsonl", ".ndjson"):
+        lines = []
+        for line in text.splitlines(keepends=True):
+            try:
+                record = json.loads(line) if line.strip() else None
+            except ValueError:
+                lines.append(line)
+                continue
+            record, n = _erase_value(record, match, pattern)
+            total += n
+            lines.append(json.dumps(record, default=str) + "\n" if n else line)
+        new = "".join(lines)
+    else:
+        import csv
+        import io
+
+        delimiter = "\t" if suffix == ".tsv" else ","
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        for row in rows:
+            for i, cell in enumerate(row):
+                row[i], n = _erase_value(cell, match, pattern)
+                total += n
+        buffer = io.StringIO()
+        csv.writer(buffer, delimiter=delimiter, lineterminator="\n").writerows(rows)
+        new = buffer.getvalue()
+    if total:
+        _replace(path, new.encode())
+    return total
 
 
 def _rewrite_parquet(path: Path, match: Matcher) -> int:

@@ -207,3 +207,27 @@ def test_mercato_forget_on_a_home_of_files(
     assert all(set(e) == {"at", "kind", "where", "lines"} for e in log)
     assert main(["forget", "17850"]) == 0  # a repeat removes nothing
     assert json.loads(capsys.readouterr().out)["lines_removed"] == 0
+
+
+def test_structured_files_lose_the_id_as_a_value_and_keep_timestamps(tmp_path: Path) -> None:
+    # the fuzzer's id "00": as text it matched inside "+00:00" and broke the feature store's
+    # freshness file, after which every online read answered 503
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"materialized_at": "2026-12-02T07:09:51.549741+00:00"}))
+    match, pattern = redact.matcher_for_id("00"), redact.token_pattern("00")
+    assert redact.erase_values(state, match, pattern) == 0
+    assert json.loads(state.read_text()) == {"materialized_at": "2026-12-02T07:09:51.549741+00:00"}
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"examples": ["17850", "17851"], "note": "seen 17850 twice"}))
+    match, pattern = redact.matcher_for_id("17850"), redact.token_pattern("17850")
+    assert redact.erase_values(results, match, pattern) == 2
+    assert json.loads(results.read_text()) == {
+        "examples": [redact.ERASED, "17851"],
+        "note": f"seen {redact.ERASED} twice",
+    }
+    table = tmp_path / "t.csv"
+    table.write_text("when,who\n2026-12-02T00:00:00+00:00,17850\n2026-12-03,17851\n")
+    assert redact.erase_values(table, match, pattern) == 1
+    assert table.read_text() == (
+        f"when,who\n2026-12-02T00:00:00+00:00,{redact.ERASED}\n2026-12-03,17851\n"
+    )
