@@ -27,6 +27,7 @@ import pandas as pd
 import pytest
 from privacy_scan import scan_home
 
+from mercato.privacy import is_customer_column
 from mercato.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -79,9 +80,7 @@ def warehouse_state(settings: Settings, customer_id: str) -> dict[str, tuple]:
                     "where table_schema = ? and table_name = ?",
                     [schema, table],
                 ).fetchall()
-                # the ratings source's user is a customer of the shop too
-                if r[0].lower().replace("_", "").replace(" ", "")
-                in ("customerid", "customer", "userid")
+                if is_customer_column(r[0])
             ]
             total = con.execute(f"select count(*) from {name}").fetchone()[0]
             out[f"{schema}.{table}"] = (total, _rows_checksum(con, name, customer_id, cols))
