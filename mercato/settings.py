@@ -113,6 +113,11 @@ class Settings:
     monitor_mart_max_age_hours: float = 48.0
     #: realised ROC-AUC of matured predictions below this is an alert (0: not checked)
     monitor_min_realised_auc: float = 0.55
+    #: a recommender's realised NDCG below this multiple of popularity's on the same orders is
+    #: an alert (0: not checked)
+    monitor_min_realised_lift: float = 1.0
+    #: known customers whose recommendations each monitor run keeps for the realised check
+    monitor_ranked_customers: int = 5000
     #: model families and raw sources beyond Mercato's own: name -> module
     extra_families: dict[str, str] = field(default_factory=dict)
     extra_sources: dict[str, str] = field(default_factory=dict)
@@ -243,6 +248,8 @@ class Settings:
             "MERCATO_MONITOR_PREDICTION_PSI_MAX": str(self.monitor_prediction_psi_max),
             "MERCATO_MONITOR_MART_MAX_AGE_HOURS": str(self.monitor_mart_max_age_hours),
             "MERCATO_MONITOR_MIN_REALISED_AUC": str(self.monitor_min_realised_auc),
+            "MERCATO_MONITOR_MIN_REALISED_LIFT": str(self.monitor_min_realised_lift),
+            "MERCATO_MONITOR_RANKED_CUSTOMERS": str(self.monitor_ranked_customers),
             "MERCATO_EXTRA_FAMILIES": _join(self.extra_families),
             "MERCATO_EXTRA_SOURCES": _join(self.extra_sources),
             "MLFLOW_TRACKING_URI": self.tracking_uri,
@@ -301,6 +308,8 @@ def get_settings() -> Settings:
         monitor_prediction_psi_max=_number("MERCATO_MONITOR_PREDICTION_PSI_MAX", 0.25),
         monitor_mart_max_age_hours=_number("MERCATO_MONITOR_MART_MAX_AGE_HOURS", 48.0),
         monitor_min_realised_auc=_number("MERCATO_MONITOR_MIN_REALISED_AUC", 0.55),
+        monitor_min_realised_lift=_number("MERCATO_MONITOR_MIN_REALISED_LIFT", 1.0),
+        monitor_ranked_customers=int(_number("MERCATO_MONITOR_RANKED_CUSTOMERS", 5000.0)),
         extra_families=parse_extras(_env("MERCATO_EXTRA_FAMILIES", ""), "MERCATO_EXTRA_FAMILIES"),
         extra_sources=parse_extras(_env("MERCATO_EXTRA_SOURCES", ""), "MERCATO_EXTRA_SOURCES"),
     )

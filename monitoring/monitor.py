@@ -4,10 +4,11 @@ For each family whose champion logged a reference profile (``models.profile``), 
 snapshot of its source mart is compared with the profile input by input
 (``monitoring.drift``), the champion scores that snapshot (prediction drift), and the scores of
 propensity and churn are kept for the realised-performance check of later runs
-(``monitoring.realised``). Freshness covers every mart and the online store. The result is a
-JSON-able dictionary, kept as ``<home>/monitoring/results/<run>.json`` and ``latest.json``,
-with an HTML report beside it in ``reports/``. :func:`check_family` and :func:`alerts` are pure,
-so the statistics are tested on frames.
+(``monitoring.realised``); so are the recommender's top-k lists for its known customers, judged
+later on the purchases that followed. Freshness covers every mart and the online store. The
+result is a JSON-able dictionary, kept as ``<home>/monitoring/results/<run>.json`` and
+``latest.json``, with an HTML report beside it in ``reports/``. :func:`check_family` and
+:func:`alerts` are pure, so the statistics are tested on frames.
 """
 
 from __future__ import annotations
@@ -24,7 +25,15 @@ from mercato.settings import Settings
 from monitoring import latest_result_path
 from monitoring.drift import Limits, compare_frame, compare_scores
 from monitoring.freshness import mart_ages, online_store_age
-from monitoring.realised import LABELLED, read_predictions, score_matured, write_predictions
+from monitoring.realised import (
+    LABELLED,
+    RANKED,
+    read_predictions,
+    score_matured,
+    score_ranked,
+    write_predictions,
+    write_ranked,
+)
 
 RESULTS = "results"
 REPORTS = "reports"
@@ -96,6 +105,21 @@ def alerts(result: dict[str, Any], min_realised_auc: float) -> tuple[list[str], 
                 )
                 if family not in retrain:
                     retrain.append(family)
+    min_lift = limits.get("min_realised_lift", 0)
+    if min_lift > 0:
+        newest: dict[str, dict[str, Any]] = {}
+        for r in result.get("realised_topk", []):
+            newest[r["family"]] = r
+        for family, r in newest.items():
+            if r["lift"] is not None and r["lift"] < min_lift:
+                ndcg = f"ndcg_at_{r['k']}"
+                messages.append(
+                    f"{family}: realised {ndcg} {r['metrics'][ndcg]:.4f} is {r['lift']:.2f}x "
+                    f"popularity's {r['popularity'][ndcg]:.4f} on the purchases that followed "
+                    f"(< {min_lift}x; lists as of {r['as_of']}, v{r['model_version']})"
+                )
+                if family not in retrain:
+                    retrain.append(family)
     for a in result.get("freshness", []):
         if a["stale"]:
             age = "never" if a["age_seconds"] is None else f"{a['age_seconds'] / 3600:.1f} h old"
@@ -147,6 +171,67 @@ def monitor_family(settings: Settings, family: Any, limits: Limits) -> dict[str,
     return {**part, "snapshot_at": str(as_of), **check_family(profile, frame, scores, limits)}
 
 
+def _sample(ids: Any, n: int, seed: int) -> list[str]:
+    """All of ``ids`` when there are at most ``n``, else a seeded sample of ``n`` (sorted)."""
+    every = sorted(str(i) for i in ids)
+    if len(every) <= n:
+        return every
+    picked = np.random.default_rng(seed).choice(len(every), size=n, replace=False)
+    return [every[i] for i in sorted(picked)]
+
+
+def monitor_ranked(
+    settings: Settings, family: Any, interactions: pd.DataFrame
+) -> dict[str, Any] | None:
+    """Keep the recommender champion's top-k lists for its known customers as of the newest
+    purchase (None: no champion). A list has no input distribution to compare: it is judged by
+    realised performance only, once the purchases that follow it are in."""
+    from models import registry
+
+    name = family.registered_model
+    version = registry.champion_version(settings, name)
+    if version is None or interactions.empty:
+        return None
+    model = registry.load_version(settings, name, version)
+    k = int(getattr(family, "k", 10))
+    customers = _sample(model.user_ids, settings.monitor_ranked_customers, settings.seed)
+    lists = model.recommend_batch(customers, k=k, exclude_bought=True)
+    as_of = pd.Timestamp(interactions["timestamp"].max())
+    write_ranked(settings.home, family.name, customers, lists, as_of, version)
+    return {
+        "model": name,
+        "version": version,
+        "snapshot_at": str(as_of),
+        "skipped": (
+            f"no input drift for top-k lists: {len(customers):,} customers' top-{k} lists as of "
+            f"{as_of} are kept and judged on the purchases that follow them"
+        ),
+    }
+
+
+def realised_ranked(
+    settings: Settings, interactions: pd.DataFrame, ks: dict[str, int]
+) -> list[dict[str, Any]]:
+    """Every kept file of top-k lists whose window has passed, scored (oldest first)."""
+    out = []
+    for family, k in ks.items():
+        for predictions in read_predictions(settings.home, family):
+            scored = score_ranked(family, predictions, interactions, settings.holdout_days, k)
+            if scored is not None:
+                out.append(scored.to_dict())
+    return out
+
+
+def _interactions(settings: Settings) -> pd.DataFrame:
+    """The recommenders' purchases (``models.recommendation``), empty before the first build."""
+    from models.recommendation import build_recommendation_data
+    from warehouse import reader
+
+    if reader.query_if_built(settings, "select 1 from main.fct_order_lines limit 1") is None:
+        return pd.DataFrame(columns=["user_id", "item_id", "rating", "timestamp"])
+    return build_recommendation_data(settings)
+
+
 def realised(settings: Settings) -> list[dict[str, Any]]:
     """Every kept prediction file whose labels have matured, scored (oldest first)."""
     from warehouse import reader
@@ -184,16 +269,27 @@ def run(settings: Settings, now: datetime | None = None) -> dict[str, Any]:
     result: dict[str, Any] = {
         "run": run_id,
         "at": now.isoformat(),
-        "limits": {**limits.__dict__, "min_realised_auc": settings.monitor_min_realised_auc},
+        "limits": {
+            **limits.__dict__,
+            "min_realised_auc": settings.monitor_min_realised_auc,
+            "min_realised_lift": settings.monitor_min_realised_lift,
+        },
         "families": {},
     }
+    ranked = [f for f in families(settings) if f.name in RANKED]
+    interactions = _interactions(settings) if ranked else pd.DataFrame()
     for family in families(settings):
-        if type(family).reference_profile is ModelFamily.reference_profile:
+        if family.name in RANKED:
+            part = monitor_ranked(settings, family, interactions)
+        elif type(family).reference_profile is ModelFamily.reference_profile:
             continue  # the family logs no profile: nothing to compare with
-        part = monitor_family(settings, family, limits)
+        else:
+            part = monitor_family(settings, family, limits)
         if part is not None:
             result["families"][family.name] = part
     result["realised"] = realised(settings)
+    ks = {f.name: int(getattr(f, "k", 10)) for f in ranked}
+    result["realised_topk"] = realised_ranked(settings, interactions, ks) if ks else []
     ages = mart_ages(settings, settings.monitor_mart_max_age_hours, now)
     result["freshness"] = [a.to_dict() for a in [*ages, online_store_age(settings, now)]]
     result["alerts"], result["retrain"] = alerts(result, settings.monitor_min_realised_auc)

@@ -8,6 +8,13 @@ rules of marts ``propensity_labels`` and ``churn_labels`` applied to ``fct_order
 (the marts' snapshot grid is counted back from the newest order, so it moves as data
 arrives and cannot be joined on), and scores it: ROC-AUC, base rate and mean score
 (calibration in the large).
+
+A recommender's predictions are its top-k lists (one row per customer and rank). They mature
+once the data covers ``holdout_days`` after them, and are judged like the gate judges a hold-out
+(``models.recommendation``): the products each customer bought in that window and had not bought
+before, NDCG/precision/recall@k over the customers who bought any, beside the popularity
+method refitted on the orders up to the same moment (the simple baseline every recommender
+must beat).
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ import pandas as pd
 
 #: family -> whether label 1 means "bought within the horizon" (propensity) or "did not" (churn)
 LABELLED: dict[str, bool] = {"propensity": True, "churn": False}
+#: families whose predictions are top-k product lists, judged on the purchases that followed
+RANKED: frozenset[str] = frozenset({"recommendation"})
 
 
 @dataclass(frozen=True)
@@ -111,4 +120,112 @@ def score_matured(
         auc,
         float(y.mean()),
         float(s.mean()),
+    )
+
+
+@dataclass(frozen=True)
+class RealisedTopK:
+    """One earlier file of top-k lists scored against the purchases that followed it.
+
+    ``n`` counts the customers who were given a list and bought a product new to them in the
+    window (the only ones a list can be judged on); ``metrics`` and ``popularity`` hold
+    ``ndcg_at_k``, ``precision_at_k`` and ``recall_at_k`` of the champion's lists and of the
+    popularity baseline for the same customers (empty when ``n`` is 0).
+    """
+
+    family: str
+    as_of: str
+    model_version: str
+    k: int
+    customers: int
+    n: int
+    metrics: dict[str, float]
+    popularity: dict[str, float]
+
+    @property
+    def lift(self) -> float | None:
+        """The champion's NDCG@k over popularity's (None when either is missing or zero)."""
+        ours = self.metrics.get(f"ndcg_at_{self.k}")
+        base = self.popularity.get(f"ndcg_at_{self.k}")
+        return ours / base if ours is not None and base else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "lift": self.lift}
+
+
+def write_ranked(
+    home: Path,
+    family: str,
+    customer_ids: Any,
+    lists: list[list[str]],
+    as_of: pd.Timestamp,
+    version: str,
+) -> Path:
+    """Keep one moment's top-k lists, one row per (customer, rank)."""
+    ids = [str(c) for c in customer_ids]
+    frame = pd.DataFrame(
+        {
+            "customer_id": [c for c, items in zip(ids, lists, strict=True) for _ in items],
+            "rank": [r for items in lists for r in range(1, len(items) + 1)],
+            "item_id": [str(i) for items in lists for i in items],
+        }
+    )
+    frame["as_of"] = pd.Timestamp(as_of)
+    frame["model_version"] = str(version)
+    folder = predictions_dir(home, family)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{pd.Timestamp(as_of):%Y%m%dT%H%M%S}.parquet"
+    tmp = path.with_suffix(".parquet.tmp")
+    frame.to_parquet(tmp, index=False)
+    tmp.replace(path)
+    return path
+
+
+def score_ranked(
+    family: str,
+    predictions: pd.DataFrame,
+    interactions: pd.DataFrame,
+    horizon_days: int,
+    k: int,
+) -> RealisedTopK | None:
+    """One file of top-k lists against the purchases (``user_id``, ``item_id``, ``timestamp``:
+    ``models.recommendation``'s interactions) in ``(as_of, as_of + horizon)``; ``None`` while
+    the data does not cover the window (the rule of :func:`labels_at`)."""
+    from models.metrics import evaluate_topk
+    from models.recommendation import fit_candidate, holdout_truth
+
+    if predictions.empty or interactions.empty:
+        return None
+    as_of = pd.Timestamp(predictions["as_of"].iloc[0])
+    when = pd.to_datetime(interactions["timestamp"])
+    end = as_of + pd.Timedelta(days=horizon_days)
+    if end > when.max().normalize() + pd.Timedelta(days=1):
+        return None
+    before = interactions[when <= as_of]
+    after = interactions[(when > as_of) & (when < end)]
+    ranked = predictions.sort_values(["customer_id", "rank"])
+    lists = ranked.groupby("customer_id", sort=False)["item_id"].agg(list).to_dict()
+    truth = {
+        u: rel for u, rel in holdout_truth(before, after, exclude_bought=True).items() if u in lists
+    }
+    metrics: dict[str, float] = {}
+    popularity: dict[str, float] = {}
+    if truth and not before.empty:
+        keys = (f"ndcg_at_{k}", f"precision_at_{k}", f"recall_at_{k}")
+        catalog = before["item_id"].nunique()
+        judged = {u: lists[u] for u in truth}
+        metrics = {m: v for m, v in evaluate_topk(judged, truth, k, catalog).items() if m in keys}
+        users = sorted(truth)
+        baseline = fit_candidate("popularity", before).recommend_batch(users, k=k)
+        popular = evaluate_topk(dict(zip(users, baseline, strict=True)), truth, k, catalog)
+        popularity = {m: v for m, v in popular.items() if m in keys}
+    return RealisedTopK(
+        family,
+        str(as_of),
+        str(predictions["model_version"].iloc[0]),
+        k,
+        len(lists),
+        len(truth),
+        metrics,
+        popularity,
     )

@@ -106,6 +106,21 @@ def render(result: dict[str, Any]) -> str:
         parts.append("</table>")
     else:
         parts.append("<p>No prediction has matured yet.</p>")
+    ranked = result.get("realised_topk", [])
+    if ranked:
+        parts.append(
+            "<h2>Realised performance of earlier top-k lists</h2><table><tr><th>family</th>"
+            "<th>as of</th><th>version</th><th>lists</th><th>judged</th><th>NDCG@k</th>"
+            "<th>precision@k</th><th>popularity NDCG@k</th><th>lift</th></tr>"
+        )
+        floor = result["limits"].get("min_realised_lift", 0)
+        for r in ranked:
+            k = r["k"]
+            low = r["lift"] is not None and floor > 0 and r["lift"] < floor
+            cells = [r["family"], r["as_of"], r["model_version"], r["customers"], r["n"]]
+            cells += [r["metrics"].get(f"ndcg_at_{k}"), r["metrics"].get(f"precision_at_{k}")]
+            parts.append(_row([*cells, r["popularity"].get(f"ndcg_at_{k}"), r["lift"]], low))
+        parts.append("</table>")
     parts.append(
         "<h2>Freshness</h2><table><tr><th>store</th><th>age (h)</th><th>limit (h)</th>"
         "<th>newest data</th><th>data lag (days)</th><th>stale</th></tr>"

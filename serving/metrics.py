@@ -17,8 +17,9 @@ Exported, per endpoint (an API name; any other path is ``other``; health probes 
 - ``mercato_served_model_version{model}``: the registry version each model answers with,
 - from the latest monitor result (``monitoring``, re-read only when its file changes):
   ``mercato_feature_psi{family, feature}``, ``mercato_prediction_psi{family}``,
-  ``mercato_realised_roc_auc{family}``, ``mercato_mart_age_seconds{mart}`` (marts and the
-  online store, aged to the scrape), ``mercato_monitor_alerts`` and
+  ``mercato_realised_roc_auc{family}``, ``mercato_realised_ndcg{family, method}``,
+  ``mercato_mart_age_seconds{mart}`` (marts and the online store, aged to the scrape),
+  ``mercato_monitor_alerts`` and
   ``mercato_monitor_last_run_timestamp_seconds``,
 
 followed by the process collector of ``prometheus_client`` (resident memory, CPU, open files).
@@ -162,6 +163,18 @@ class MonitorGauges:
         latest = {r["family"]: r for r in result.get("realised", []) if r["roc_auc"] is not None}
         for family, r in sorted(latest.items()):
             lines.append(f'{name}{{family="{family}"}} {r["roc_auc"]!r}')
+        name = "mercato_realised_ndcg"
+        _family(
+            lines,
+            name,
+            "gauge",
+            "NDCG@k of the newest matured top-k lists and of popularity on the same purchases.",
+        )
+        ranked = {r["family"]: r for r in result.get("realised_topk", []) if r["metrics"]}
+        for family, r in sorted(ranked.items()):
+            for method, values in (("champion", r["metrics"]), ("popularity", r["popularity"])):
+                value = values[f"ndcg_at_{r['k']}"]
+                lines.append(f'{name}{{family="{family}",method="{method}"}} {value!r}')
         name = "mercato_mart_age_seconds"
         _family(
             lines,

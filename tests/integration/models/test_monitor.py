@@ -9,6 +9,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from mercato.settings import Settings
@@ -36,6 +37,12 @@ def test_the_pipeline_run_monitors_its_champions_and_links_the_report(
     # this run's propensity and churn scores are kept for the realised-performance check
     kept = pipeline_home.monitoring_dir / "predictions" / "propensity"
     assert list(kept.glob("*.parquet"))
+    # and so are the recommender's top-k lists, judged once the following purchases are in
+    assert "top-10 lists" in result["families"]["recommendation"]["skipped"]
+    (ranked,) = (pipeline_home.monitoring_dir / "predictions" / "recommendation").glob("*.parquet")
+    lists = pd.read_parquet(ranked)
+    assert lists.groupby("customer_id")["rank"].max().eq(10).all()
+    assert result["realised_topk"] == []  # one run: no window has passed yet
     names = {a["name"] for a in result["freshness"]}
     assert {"customer_features", "propensity_labels"} <= names
     assert any(name.startswith("online_store:") for name in names)
