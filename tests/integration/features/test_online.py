@@ -197,3 +197,43 @@ def test_reads_are_flagged_stale_past_the_maximum_age(warehouse: Settings, marts
     assert math.isclose(
         reader.freshness().age_hours, warehouse.feature_max_age_hours + 1, rel_tol=0.01
     )
+
+
+def test_a_forgotten_customer_leaves_the_online_store_at_once(
+    online_settings: Settings, marts: Marts
+) -> None:
+    """``mercato forget`` deletes the customer's row from the configured online store (the
+    SQLite file, or the Redis hash of their entity key) and nobody else's, and materializing
+    the erased marts again does not bring them back."""
+    from features.forget import entity_keys, forget
+
+    store.export_sources(online_settings)
+    store.apply(online_settings)
+    store.materialize(online_settings)
+    customers = _customers(marts)
+    gone, others = customers[0], customers[1:]
+    reader = OnlineFeatureReader(online_settings)
+    before = reader.get_customer_features(customers)
+    assert before[gone] is not None
+
+    result = forget(online_settings, gone)
+
+    places = [e for e in result.erased if e.kind == "online_store"]
+    assert places and all(e.lines >= 1 for e in places), result.erased
+    if online_settings.online_store == "redis":
+        import redis
+
+        from features.config import PROJECT
+
+        assert [e.where for e in places] == ["redis"]
+        client = redis.Redis.from_url(online_settings.redis_url)
+        held = set(client.keys("*"))
+        assert entity_keys(gone)[0] + PROJECT.encode() not in held
+        assert entity_keys(others[0])[0] + PROJECT.encode() in held
+    after = reader.get_customer_features(customers)
+    assert after[gone] is None
+    assert {c: after[c] for c in others} == {c: before[c] for c in others}
+
+    store.export_sources(online_settings)
+    store.materialize(online_settings)
+    assert reader.get_customer_features([gone])[gone] is None
