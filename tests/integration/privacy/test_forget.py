@@ -8,10 +8,10 @@ is not on this branch, so the log is made here). The search is ``privacy_scan.py
 apart from the eraser: every DuckDB table and view, every SQLite file, every Parquet file, and
 the bytes of every other file.
 
-The service is the BentoML service class called in process (as in
-``tests/integration/serving/test_serving_unit.py``): the session's HTTP server serves a home
-other tests share, and a second server would cost a minute. The API key in front of
-``/admin_forget`` is checked on the real guard in ``tests/unit/test_privacy.py``.
+The service here is the BentoML service class called in process (as in
+``tests/integration/serving/test_serving_unit.py``), on this test's own copy of the home: a
+second HTTP server would cost a minute. The same endpoint over HTTP, behind the API key, on the
+session's running server is ``tests/integration/serving/test_forget_http.py``.
 """
 
 from __future__ import annotations
