@@ -1,13 +1,15 @@
-"""Realised performance of the propensity champion on the real UCI Online Retail file, from its
-own earlier predictions, and how far its inputs drift month by month.
+"""Realised performance of the propensity and recommendation champions on the real UCI Online
+Retail file, from their own earlier predictions, and how far the inputs drift month by month.
 
 The file is delivered in monthly batches to a fresh data folder. After the first batch (orders
-before ``--start``) the pipeline trains propensity once (v1, the champion) and the monitor runs:
-it logs the champion's predictions for the newest snapshot. Each later batch is ingested and
-transformed, and the monitor runs again: it logs the predictions of the same champion for the
-new newest snapshot, and scores every earlier prediction whose 30-day horizon the data now
-covers. Beside the champion, the recency heuristic (score = -recency at the same snapshot) is
-scored on the same customers and labels.
+before ``--start``) the pipeline trains propensity and the recommender once (v1, the
+champions) and the monitor runs: it logs the propensity champion's predictions for the newest
+snapshot and the recommender's top-k lists for its known customers as of the newest order.
+Each later batch is ingested and transformed, and the monitor runs again: it logs the same
+champions' predictions once more and scores every earlier one whose window (30 days) the data
+now covers. Beside the propensity champion, the recency heuristic (score = -recency at the same
+snapshot) is scored on the same customers and labels; beside the recommender's lists, the
+popularity method refitted on the orders up to the same moment, for the same customers.
 
     MERCATO_REAL_DATA=/path/online_retail.parquet python bench/monitor_realised.py
 """
@@ -68,6 +70,12 @@ def main() -> None:
                     f"(recency heuristic "
                     f"{trained['details']['comparison']['recency_heuristic']['roc_auc']:.4f})"
                 )
+                rec = stages.train(settings, "recommendation")
+                print(
+                    f"trained recommendation v{rec['version']} "
+                    f"({rec['details'].get('algorithm')}): "
+                    f"hold-out ndcg_at_10 {rec['metrics']['ndcg_at_10']:.4f}"
+                )
             result = stages.monitor(settings, fail=False)
             snap = reader.query(
                 settings,
@@ -123,6 +131,25 @@ def main() -> None:
         )
     if not any(r["family"] == "propensity" for r in result["realised"]):
         print("(no prediction matured)")
+    print(
+        "\nRealised performance of the recommender's own earlier top-10 lists "
+        f"({settings.holdout_days} days of purchases that followed, products new to the customer)"
+    )
+    print(
+        "| lists as of | version | lists | customers who bought | champion NDCG@10 "
+        "| champion precision@10 | popularity NDCG@10 | lift |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for r in result["realised_topk"]:
+        k = r["k"]
+        ours, base = r["metrics"], r["popularity"]
+        print(
+            f"| {pd.Timestamp(r['as_of']).date()} | v{r['model_version']} | {r['customers']:,} | "
+            f"{r['n']:,} | {ours[f'ndcg_at_{k}']:.4f} | {ours[f'precision_at_{k}']:.4f} | "
+            f"{base[f'ndcg_at_{k}']:.4f} | {r['lift']:.2f} |"
+        )
+    if not result["realised_topk"]:
+        print("(no list matured)")
 
 
 if __name__ == "__main__":
