@@ -18,7 +18,9 @@ The groups:
   ``other``; on the UCI Online Retail file that is United Kingdom, Germany, France and other;
 - **tenure cohort**: whole months from the customer's first order to the moment the row is
   scored, binned by :data:`TENURE_EDGES_MONTHS`;
-- **age band** (reviews only): the reviewer's age by decade, where the source carries it.
+- **age band** (reviews only): the reviewer's age band (``mercato.bands``: ``<25``, ``25-34``,
+  ..., ``65+``), where the source carries an age. The sentiment family's units are products
+  (a cluster bootstrap), so its age bands are rows inside the units: ``Evidence.row_groups``.
 
 Reweighing (Kamiran and Calders, 2012) is the mitigation offered for propensity: each training
 row of group ``g`` and label ``y`` is weighted ``P(g) P(y) / P(g, y)``, so that in the weighted
@@ -34,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from mercato.bands import AGE_EDGES, bands_of
+
 if TYPE_CHECKING:
     from mercato.settings import Settings
 
@@ -45,8 +49,6 @@ OTHER = "other"
 MIN_COUNTRY_CUSTOMERS = 50
 #: Tenure cohorts: months since the first order, ``[0, 3)``, ``[3, 6)``, ``[6, 12)``, ``12+``.
 TENURE_EDGES_MONTHS = (3, 6, 12)
-#: Age bands: ``<25``, ``25-34``, ..., ``65+``.
-AGE_EDGES = (25, 35, 45, 55, 65)
 DAYS_PER_MONTH = 30.4375
 
 
@@ -81,16 +83,8 @@ def _naive_utc(values: Any) -> pd.Series:
 
 
 def age_band(age: Any) -> np.ndarray:
-    """Band label per age (``unknown`` where missing or not a plausible age)."""
-    a = pd.to_numeric(pd.Series(age), errors="coerce").to_numpy(dtype=float)
-    edges = AGE_EDGES
-    labels = [f"<{edges[0]}"]
-    labels += [f"{lo}-{hi - 1}" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
-    labels.append(f"{edges[-1]}+")
-    out = np.full(len(a), "unknown", dtype=object)
-    known = np.isfinite(a) & (a > 0) & (a < 120)
-    out[known] = np.array(labels, dtype=object)[np.searchsorted(edges, a[known], side="right")]
-    return out
+    """Band label per age (``mercato.bands``; ``unknown`` where missing or implausible)."""
+    return np.asarray(bands_of(pd.Series(age, dtype=object).tolist()), dtype=object)
 
 
 def country_groups(countries: pd.Series, min_customers: int = MIN_COUNTRY_CUSTOMERS) -> pd.Series:
@@ -297,6 +291,7 @@ def reweighing_weights(groups: Any, y: Any) -> np.ndarray:
 
 __all__ = [
     "AGE",
+    "AGE_EDGES",
     "COUNTRY",
     "TENURE",
     "GroupReport",

@@ -12,7 +12,8 @@ reflects how much of the win the hold-out can vouch for. The rules, in order:
 2. The challenger must reach the family's minimum absolute quality (``minimum``).
 3. It must beat the family's baseline (``floor``, e.g. popularity) by the margin.
 4. With no champion yet, that is enough.
-5. Otherwise, when the evidence names customer groups (``Evidence.groups``), the challenger
+5. Otherwise, when the evidence names customer groups (``Evidence.groups``, or
+   ``Evidence.row_groups`` for groups of rows inside the units), the challenger
    must not widen the largest gap of the metric between groups of any dimension by more than
    ``max_gap_widening`` over the champion's gap on the same hold-out (``models.fairness``).
 6. And the lower end of the interval of (challenger - champion) must exceed the margin:
@@ -52,6 +53,11 @@ class Evidence:
     #: ``{dimension: group label per unit}`` (country group, tenure cohort): the gate computes
     #: the metric per group from ``statistic`` with 0/1 weights (``models.fairness``)
     groups: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    #: ``{dimension: group label per row}`` for groups of the rows *inside* the units (a
+    #: review's reviewer age band, where the units are products): the metric per group comes
+    #: from ``row_statistic`` (``weights per row -> metric``) the same way
+    row_groups: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    row_statistic: Callable[[np.ndarray], float] | None = None
 
     def value(self) -> float:
         """The primary metric on the whole hold-out."""
@@ -59,11 +65,15 @@ class Evidence:
 
     def group_reports(self, min_size: int = 1) -> dict[str, GroupReport]:
         """The primary metric per group of every dimension, and each dimension's gap."""
-        return {
+        reports = {
             dim: statistic_by_group(self.statistic, labels, min_size, dim)
             for dim, labels in self.groups.items()
             if len(labels) == self.n_units
         }
+        if self.row_statistic is not None:
+            for dim, labels in self.row_groups.items():
+                reports[dim] = statistic_by_group(self.row_statistic, labels, min_size, dim)
+        return reports
 
 
 def mean_evidence(metrics: Mapping[str, float], per_unit: np.ndarray) -> Evidence:

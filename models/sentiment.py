@@ -11,6 +11,9 @@ product's side is a hash of ``seed:product_id`` (``HOLDOUT_SHARE`` of products h
 same product stays on the same side when new reviews arrive, so a champion trained on an
 earlier run has never seen the current hold-out either and the gate compares like with like.
 The gate's paired bootstrap resamples *products* (clusters of correlated reviews), not reviews.
+Where the reviews carry the reviewer's age band, the gate also reports ROC-AUC per band (over
+the reviews of the band) and refuses a challenger that widens the gap between bands
+(``models.fairness``).
 
 **Models, side by side on that hold-out** (``bench/sentiment.py`` prints the figures):
 
@@ -100,7 +103,7 @@ def build_sentiment_data(settings: Settings | None = None) -> pd.DataFrame:
         select
             facts.review_id, facts.product_id, facts.category, facts.department,
             facts.rating, facts.is_positive, facts.title, facts.text, facts.created_at,
-            {stats}
+            facts.age_band, {stats}
         from main.review_facts as facts
         left join main.product_review_stats as stats on facts.product_id = stats.product_id
         order by facts.review_id
@@ -478,10 +481,16 @@ def probability_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
 
 
 def product_evidence(
-    metrics: Mapping[str, float], labels: np.ndarray, scores: np.ndarray, products: Sequence[str]
+    metrics: Mapping[str, float],
+    labels: np.ndarray,
+    scores: np.ndarray,
+    products: Sequence[str],
+    row_groups: Mapping[str, np.ndarray] | None = None,
 ) -> Evidence:
     """ROC-AUC evidence whose units are products: a bootstrap weight of a product is the weight
-    of each of its reviews (a cluster bootstrap; reviews of one product are not independent)."""
+    of each of its reviews (a cluster bootstrap; reviews of one product are not independent).
+    ``row_groups`` label each review (the reviewer's age band); the gate computes ROC-AUC per
+    group over the reviews themselves."""
     reviews = auc_evidence(metrics, labels, scores)
     _, product_index = np.unique(np.asarray([str(p) for p in products]), return_inverse=True)
     n_products = int(product_index.max()) + 1 if len(product_index) else 0
@@ -489,7 +498,22 @@ def product_evidence(
     def statistic(weights: np.ndarray) -> float:
         return reviews.statistic(np.asarray(weights, dtype=float)[product_index])
 
-    return Evidence(dict(metrics), n_products, statistic)
+    return Evidence(
+        dict(metrics),
+        n_products,
+        statistic,
+        row_groups=dict(row_groups or {}),
+        row_statistic=reviews.statistic,
+    )
+
+
+def reviewer_groups(rated: pd.DataFrame) -> dict[str, np.ndarray]:
+    """``{age_band: band per review}`` when the reviews carry reviewer ages, else empty."""
+    from models.fairness import AGE, age_band
+
+    if "age_band" not in rated.columns or rated["age_band"].isna().all():
+        return {}
+    return {AGE: age_band(rated["age_band"])}
 
 
 def score_reviews(model: Any, frame: pd.DataFrame) -> np.ndarray:
@@ -661,7 +685,13 @@ class SentimentFamily(ModelFamily):
         p = score_reviews(model, rated)
         metrics = holdout_metrics(model, split.holdout)
         metrics = {k: v for k, v in metrics.items() if not k.startswith("n_")}
-        return product_evidence(metrics, rated["is_positive"].to_numpy(), p, rated["product_id"])
+        return product_evidence(
+            metrics,
+            rated["is_positive"].to_numpy(),
+            p,
+            rated["product_id"],
+            reviewer_groups(rated),
+        )
 
     def log(self, fitted: Fitted, split: Split) -> None:
         import mlflow

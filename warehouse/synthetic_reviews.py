@@ -15,6 +15,8 @@ date). The text has something real to learn:
   their rating (one in twenty as the opposite one);
 - each product has its own flaw and its own strength, mentioned in its negative and positive
   reviews, so praise and complaint terms differ between products;
+- each reviewer has an age (``reviewer_age``, 18 to 79, from a hash of the customer id, so
+  the rest of the data does not move with it), which the source reduces to its age band;
 - the defects of real exports, in small proportions: reviews without text and repeated rows
   (the raw gate sets both aside), and reviews without a title.
 
@@ -24,6 +26,7 @@ on the day the generator runs (tests pass ``tests/fixed_dates.END_DATE``, the de
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import date, datetime
 from pathlib import Path
@@ -43,6 +46,7 @@ COLUMNS = [
     "text",
     "created_at",
     "category",
+    "reviewer_age",
 ]
 
 #: Cuts of a product's quality plus noise (mean 0, sd about 1.35) into 1-5 stars, so that about
@@ -220,6 +224,7 @@ def generate_reviews(
     repeats = frame.sample(frac=duplicate_share, random_state=int(rng.integers(1 << 31)))
     frame = pd.concat([frame, repeats], ignore_index=True)
     frame["created_at"] = pd.to_datetime(frame["created_at"]).dt.strftime("%Y-%m-%d %H:%M:%S")
+    frame["reviewer_age"] = frame["customer_id"].map(_age)
     return frame[COLUMNS]
 
 
@@ -262,6 +267,12 @@ def _first_purchases(orders: pd.DataFrame) -> pd.DataFrame:
     return pairs.sort_values(["first_bought_at", "customer_id", "stock_code"]).reset_index(
         drop=True
     )
+
+
+def _age(customer_id: object) -> int:
+    """A reviewer's age, 18 to 79: a stable hash of the id (no draw from the shared stream)."""
+    digest = hashlib.sha256(str(customer_id).encode()).digest()
+    return 18 + int.from_bytes(digest[:4], "big") % 62
 
 
 def _customer(value: object) -> str:

@@ -161,3 +161,36 @@ def test_reweighing_makes_the_label_independent_of_the_group() -> None:
     assert w.mean() == pytest.approx(1.0)
     rates = {g: np.average(y[groups == g], weights=w[groups == g]) for g in ("uk", "other")}
     assert rates["uk"] == pytest.approx(rates["other"]) == pytest.approx(y.mean())
+
+
+def test_sentiment_gate_refuses_a_challenger_that_widens_the_age_band_gap() -> None:
+    """The sentiment family's units are products (a cluster bootstrap); its age bands belong to
+    the reviews inside them (``Evidence.row_groups``), and the gate judges them all the same."""
+    from models.sentiment import product_evidence, reviewer_groups
+
+    rng = np.random.default_rng(7)
+    n = 3000
+    products = rng.integers(0, 150, n).astype(str)
+    reviews = pd.DataFrame({"age_band": rng.choice(["31", "52", "70", None], n)})
+    bands = reviewer_groups(reviews)["age_band"]
+    assert set(bands) == {"25-34", "45-54", "65+", "unknown"}
+    y = rng.integers(0, 2, n)
+
+    def scores(noise: dict[str, float], seed: int) -> np.ndarray:
+        scale = np.array([noise.get(b, 1.0) for b in bands])
+        return y + np.random.default_rng(seed).normal(size=n) * scale
+
+    def evidence(score: np.ndarray, groups: bool = True):
+        return product_evidence({}, y, score, products, reviewer_groups(reviews) if groups else {})
+
+    champion = evidence(scores({}, seed=8))
+    assert champion.n_units == 150 and set(champion.group_reports(100)) == {"age_band"}
+    uneven = scores({"25-34": 0.2, "45-54": 0.2}, seed=9)  # better overall, not for 65+
+    blind = decide(POLICY, evidence(uneven, groups=False), champion, None, "1")
+    assert blind.promoted, blind.reason
+    refused = decide(POLICY, evidence(uneven), champion, None, "1")
+    assert not refused.promoted
+    assert "age_band gap" in refused.reason and "worst 65+" in refused.reason, refused.reason
+    even = scores(dict.fromkeys(["25-34", "45-54", "65+", "unknown"], 0.3), seed=10)
+    assert decide(POLICY, evidence(even), champion, None, "1").promoted
+    assert reviewer_groups(reviews.assign(age_band=None)) == {}

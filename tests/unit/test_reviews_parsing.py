@@ -50,7 +50,7 @@ def test_the_clothing_export_is_recognised_as_reviews_under_its_own_names() -> N
     read = ["Unnamed: 0", *CLOTHING[1:]]
     renamed = SOURCE.map_columns(pd.DataFrame(columns=read))
     assert {"review_id", "product_id", "rating", "text", "title", "category"} <= set(renamed)
-    assert "Age" in renamed.columns, "unknown columns are kept for the schema warning"
+    assert "age_band" in renamed.columns and "Age" not in renamed.columns
     # orders are still orders, and a file of neither names both sources
     orders = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice"]
     assert recognise([*orders, "CustomerID", "Country"], settings).name == "orders"
@@ -190,3 +190,27 @@ def test_its_marts_have_suites_that_allow_them_to_be_empty() -> None:
     for mart in ("review_facts", "product_review_stats", "review_rejects"):
         assert suites[mart].may_be_empty, mart
     assert not suites["fct_order_lines"].may_be_empty
+
+
+def test_a_delivered_age_is_kept_as_its_band_only() -> None:
+    frame = good().assign(Age=["31", 67, None, "abc"])
+    parsed = parse(SOURCE.map_columns(frame))
+    assert parsed["age_band"].tolist() == ["25-34", "65+", None, None]
+    rows = to_rows(parsed)
+    assert rows["age_band"].tolist() == ["25-34", "65+", None, None]
+    assert not rows.astype(str).isin(["31", "67"]).any().any()
+    assert reasons(frame) == [None] * 4  # an unreadable age is no reason to set a review aside
+
+
+def test_a_raw_table_of_an_earlier_version_gains_the_new_columns(tmp_path: Path) -> None:
+    import duckdb
+
+    path = str(tmp_path / "w.duckdb")
+    with duckdb.connect(path) as con:
+        con.execute("create schema raw; create table raw.reviews (review_id varchar)")
+        con.execute("insert into raw.reviews values ('r0')")
+        con.execute(SOURCE.ddl())
+        columns = [r[0] for r in con.execute("describe raw.reviews").fetchall()]
+        kept = con.execute("select review_id, age_band from raw.reviews").fetchall()
+    assert {"age_band", "reject_reason", "batch_id"} <= set(columns)
+    assert kept == [("r0", None)]

@@ -147,12 +147,18 @@ class Source:
         return sum(c in ours for c in required) / len(required) if required else 0.0
 
     def ddl(self) -> str:
-        """``create table if not exists`` for the raw table (landing's columns last)."""
+        """``create table if not exists`` for the raw table (landing's columns last), then
+        ``add column if not exists`` for each column: a raw table made by an earlier version
+        gains the columns the source has since declared (rows are inserted by name)."""
         columns = [(c.name, c.type) for c in self.columns] + list(BATCH_COLUMNS)
         body = ",\n    ".join(f'"{name}" {kind}' for name, kind in columns)
+        added = "".join(
+            f'\nalter table {self.qualified_table} add column if not exists "{name}" {kind};'
+            for name, kind in columns
+        )
         return (
             "create schema if not exists raw;\n"
-            f"create table if not exists {self.qualified_table} (\n    {body}\n);"
+            f"create table if not exists {self.qualified_table} (\n    {body}\n);{added}"
         )
 
 

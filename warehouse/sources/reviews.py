@@ -12,8 +12,10 @@ Aliases cover the Women's E-Commerce Clothing Reviews export as published (``Clo
 That file has **no review id**: its first, unnamed column (the row number of the published
 file, 0 to 23,485; ``Unnamed: 0`` once pandas has read it) is taken as ``review_id``. It is
 unique and stable within that file; two different files numbered from 0 would collide, so
-other exports should send a real id. Its ``Age`` column is personal data no model here needs:
-it is ignored with a warning. Any other schema is mapped with ``column_map.json`` in the data
+other exports should send a real id. Its ``Age`` column is personal data: it is reduced to the
+reviewer's age band (``mercato.bands``: ``<25``, ``25-34``, ..., ``65+``) while parsing, so the
+age itself is never stored, and the band is what the fairness report per age band reads. Any
+other schema is mapped with ``column_map.json`` in the data
 folder, e.g. ``{"id": "review_id", "sku": "product_id", "stars": "rating", "body": "text",
 "written": "created_at"}``.
 
@@ -47,6 +49,7 @@ import pandas as pd
 
 from expectations import reviews as suites
 from expectations.raw_gate import Suite
+from mercato.bands import UNKNOWN, bands_of
 from mercato.names import CUSTOMER_ID_TRAILING_ZEROS
 from mercato.pii import mask_free_text
 from warehouse.sources import Column, Source
@@ -136,6 +139,14 @@ COLUMNS = (
         required=False,
         description="how many readers found the review helpful",
     ),
+    Column(
+        "age_band",
+        "VARCHAR",
+        ("Age", "reviewer_age", "Reviewer Age", "age_group"),
+        required=False,
+        description="the reviewer's age band (a delivered age is reduced to its band: <25, "
+        "25-34, ..., 65+, or unknown)",
+    ),
     # -- set by the gate, never delivered (a delivered column of these names is overwritten)
     Column(
         "source_row",
@@ -169,6 +180,7 @@ HELPER_COLUMNS = (
     "created_at_value",
     "recommended_value",
     "helpful_votes_value",
+    "age_band_value",
     *(flag for flag, _, _ in suites.ROW_CHECKS),
     "row_is_valid",
 )
@@ -226,6 +238,11 @@ def parse(frame: pd.DataFrame) -> pd.DataFrame:
     out["helpful_votes_value"] = votes.where(
         votes.notna() & (votes == votes.round()) & (votes >= 0)
     )
+    # An age is reduced to its band before anything stores the row (raw, quarantine, marts).
+    band = pd.Series(bands_of(_column(out, "age_band")), index=out.index, dtype=object)
+    out["age_band_value"] = band.where(band != UNKNOWN, None)
+    if "age_band" in out.columns:
+        out["age_band"] = out["age_band_value"]
 
     key = pd.DataFrame(
         {
@@ -427,6 +444,7 @@ def to_rows(parsed: pd.DataFrame) -> pd.DataFrame:
             "created_at": parsed["created_at_value"].astype("datetime64[us]"),
             "recommended": parsed["recommended_value"].astype("boolean"),
             "helpful_votes": parsed["helpful_votes_value"].astype("Int64"),
+            "age_band": parsed["age_band_value"],
             "source_row": parsed["source_row"].astype("int64"),
             "reject_reason": parsed["reject_reason"],
         }

@@ -41,6 +41,9 @@ final as (
         recommended,
         helpful_votes,
 
+        ---------- the reviewer
+        age_band,
+
         ---------- timestamps
         created_at,
 

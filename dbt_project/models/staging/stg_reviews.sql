@@ -41,7 +41,7 @@ source as (
         null::varchar as text, null::varchar as customer_id, null::varchar as title,
         null::timestamp as created_at, null::varchar as category, null::varchar as department,
         null::varchar as division, null::boolean as recommended, null::bigint as helpful_votes,
-        null::bigint as source_row, null::varchar as reject_reason, null::varchar as batch_id,
+        null::varchar as age_band, null::bigint as source_row, null::varchar as reject_reason, null::varchar as batch_id,
         null::timestamp as loaded_at
     where false
 {% else %}
@@ -67,6 +67,9 @@ renamed as (
         cast(created_at as timestamp) as created_at,
         recommended,
         cast(helpful_votes as integer) as helpful_votes,
+
+        ---------- the reviewer (an age band only: the source never stores the age)
+        nullif(trim(age_band), '') as age_band,
 
         ---------- the product
         nullif(trim(category), '') as category,
@@ -110,6 +113,7 @@ final as (
         created_at,
         recommended,
         helpful_votes,
+        age_band,
         category,
         department,
         division,

@@ -86,7 +86,7 @@ def test_the_clothing_file_loads_its_good_reviews_and_sets_the_rest_aside(clothi
     assert "845 rows fail" in warnings and "text is not empty" in warnings
     assert "(data rows 93, 94, 99, 136, 143)" in warnings
     assert "2 rows fail" in warnings and "duplicate" in warnings
-    assert "unexpected columns ['Age'] are ignored" in warnings
+    assert "unexpected columns" not in warnings  # Age is the reviewer's age band now
     counts = reader.table_counts(settings)
     assert counts["raw.reviews"] == 23_486, "raw keeps every delivered row"
     assert counts["review_facts"] == 23_486 - 845 - 2
@@ -103,6 +103,12 @@ def test_the_clothing_file_loads_its_good_reviews_and_sets_the_rest_aside(clothi
     }
     raw_columns = reader.query(settings, "describe raw.reviews")["column_name"].tolist()
     assert "Age" not in raw_columns and "reject_reason" in raw_columns
+    # the age is stored as its band only, everywhere (the file's ages run from 18 to 99)
+    bands = reader.query(settings, "select age_band, count(*) as n from raw.reviews group by 1")
+    assert set(bands["age_band"]) == {"<25", "25-34", "35-44", "45-54", "55-64", "65+"}
+    assert bands["n"].sum() == 23_486
+    facts = reader.query(settings, "select count(age_band) as n from main.review_facts")
+    assert facts["n"].iloc[0] == counts["review_facts"]
 
 
 def test_staging_fixes_the_exports_mojibake_and_typo(clothing_home) -> None:

@@ -116,6 +116,15 @@ def test_the_first_version_is_promoted_and_beats_its_baselines(first) -> None:
     assert model["accuracy"] > comparison["majority"]["accuracy"]
     assert result.metrics["roc_auc"] == pytest.approx(model["roc_auc"])
     assert registry.champion_version(settings, MODEL_NAME) == result.version
+    # the reviewers' age bands are the sentiment gate's groups (models.fairness); on this small
+    # hold-out no band reaches MERCATO_FAIRNESS_MIN_GROUP_SIZE reviews, so none is judged yet
+    tags = registry.client(settings).get_model_version(MODEL_NAME, result.version).tags
+    groups = json.loads(tags["fairness.age_band.groups"])
+    assert {"<25", "25-34", "65+"} <= set(groups)
+    assert (
+        sum(n for _, n in groups.values())
+        == result.details["comparison"]["tfidf_logistic"]["n_reviews"]
+    )
 
 
 def test_neutral_reviews_score_between_and_probabilities_are_calibrated(first) -> None:
@@ -247,6 +256,11 @@ def test_on_the_real_clothing_reviews_the_model_beats_the_lexicon_on_unseen_prod
     assert holdout_metrics(fitted.model, split.holdout)["roc_auc"] == pytest.approx(
         model["roc_auc"]
     )
+    # the file's reviewer ages arrive as bands, and the gate judges every band
+    bands = FAMILY.evaluate(fitted.model, split, fitted).group_reports(100)["age_band"]
+    assert set(bands.groups) == {"<25", "25-34", "35-44", "45-54", "55-64", "65+"}
+    assert set(bands.judged) >= {"25-34", "35-44", "45-54", "55-64", "65+"}  # <25: few, here
+    assert 0 < bands.gap < 0.2
 
 
 def test_the_cli_scores_a_file_with_the_champion(first, review_data, tmp_path, monkeypatch):
