@@ -31,6 +31,8 @@ class CheckResult:
     example_rows: list[dict[str, Any]] = field(default_factory=list)
     row_numbers: list[int] = field(default_factory=list)
     error: str | None = None
+    #: the column whose values ``examples`` are (None for table-level checks)
+    column: str | None = None
 
     def message(self) -> str:
         """One line: what was expected and how the data broke it."""

@@ -57,8 +57,14 @@ def run_suite(
     ``row_numbers`` fills :attr:`CheckResult.row_numbers` from the frame's index: only for a
     frame read from a delivered file in file order (the raw gate), where index ``i`` is data row
     ``i + 1``. A table read from the warehouse has no meaningful row order.
+
+    Customer ids among the examples are replaced by their pseudonyms (``mercato.privacy``):
+    the results go into reports, messages, logs and run summaries. The kept file and
+    ``rejected_rows.csv`` keep the delivered values for the person who fixes them.
     """
     import great_expectations as gx
+
+    from mercato.privacy import Pseudonymizer
 
     source = context.data_sources.add_or_update_pandas(DATA_SOURCE)
     try:
@@ -86,10 +92,21 @@ def run_suite(
     )
     outcome = checkpoint.run(batch_parameters={"dataframe": frame})
     checks: list[CheckResult] = []
+    pseudo = Pseudonymizer(settings.home)
     for validation in outcome.run_results.values():
         for result in validation.results:
-            checks.append(_to_check(result, frame, row_numbers))
+            checks.append(_pseudonymised(_to_check(result, frame, row_numbers), pseudo))
     return checks
+
+
+def _pseudonymised(check: CheckResult, pseudo: Any) -> CheckResult:
+    """``check`` with customer ids in its example rows and examples shown as pseudonyms."""
+    from mercato.privacy import is_customer_column, scrub
+
+    check.example_rows = [scrub(row, pseudo) for row in check.example_rows]
+    if check.column is not None and is_customer_column(check.column):
+        check.examples = [pseudo(v) for v in check.examples]
+    return check
 
 
 def _to_check(result: Any, frame: pd.DataFrame, row_numbers: bool) -> CheckResult:
@@ -116,6 +133,7 @@ def _to_check(result: Any, frame: pd.DataFrame, row_numbers: bool) -> CheckResul
         examples = [_plain(v) for v in rows[meta["example_column"]].tolist()]
     return CheckResult(
         name=name,
+        column=meta.get("example_column") or kwargs.get("column"),
         severity=severity,
         success=bool(result.success),
         description=str(meta.get("explain", config.type)),

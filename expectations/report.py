@@ -8,6 +8,7 @@ tools). The callers decide where the folder is and what else goes in it (the rej
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -111,14 +112,21 @@ def write_rows_report(
     source: str,
     rows: pd.DataFrame,
     result: GateResult,
+    pseudo: Callable[[Any], str | None] | None = None,
 ) -> Path:
     """The bad rows of a loaded batch (``rejected_rows.csv``: data row, reason, the delivered
-    values) beside a report; the batch's other rows are in the warehouse."""
+    values) beside a report; the batch's other rows are in the warehouse. With ``pseudo``
+    (``mercato.privacy.Pseudonymizer``), the report's first rows show customer ids as
+    pseudonyms; the CSV keeps what was delivered, for the person who fixes it."""
+    from mercato.privacy import scrub
+
     folder.mkdir(parents=True, exist_ok=True)
     rows.to_csv(folder / "rejected_rows.csv", index=False)
     counts = rows["reason"].str.split("; ").explode().str.split(" ").str[0].value_counts()
     by_column = [f"- {column}: {n} rows" for column, n in counts.items()]
     examples = rows.head(10).to_dict(orient="records")
+    if pseudo is not None:
+        examples = [scrub(row, pseudo) for row in examples]
     lines = [
         f"# {len(rows)} rows of batch {batch_id} kept out",
         "",
@@ -127,6 +135,7 @@ def write_rows_report(
         "",
         "The other rows of the batch were loaded. Every row below broke a rule; all of them,",
         "with the reason, are in `rejected_rows.csv`. Fix them and deliver them in a new file.",
+        "Customer ids are shown as pseudonyms here; the CSV has them as delivered.",
         "",
         "## Broken rules by column",
         "",

@@ -479,6 +479,7 @@ def _quarantine_rows(
 ) -> Path:
     """Keep a loaded batch's bad rows, as delivered, with their data row and reason."""
     from expectations.report import write_rows_report
+    from mercato.privacy import Pseudonymizer
 
     reason = parsed[source.reason_column]
     bad = parsed[reason.notna()]
@@ -486,5 +487,6 @@ def _quarantine_rows(
     rows.insert(0, "reason", reason[reason.notna()])
     rows.insert(0, "data_row", bad.index.to_numpy() + 1)
     folder = settings.quarantine_dir / f"rows-{batch_id}"
-    write_rows_report(folder, path.name, batch_id, source.name, rows, result)
+    pseudo = Pseudonymizer(settings.home)
+    write_rows_report(folder, path.name, batch_id, source.name, rows, result, pseudo)
     return folder

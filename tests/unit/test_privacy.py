@@ -231,3 +231,49 @@ def test_structured_files_lose_the_id_as_a_value_and_keep_timestamps(tmp_path: P
     assert table.read_text() == (
         f"when,who\n2026-12-02T00:00:00+00:00,{redact.ERASED}\n2026-12-03,17851\n"
     )
+
+
+def test_quarantine_reports_show_customer_ids_as_pseudonyms(tmp_path: Path) -> None:
+    """report.md, report.json and gate messages show pseudonyms; rejected_rows.csv keeps the
+    delivered ids for the person who fixes the rows."""
+    import pandas as pd
+
+    from expectations import CheckResult, GateResult
+    from expectations.context import _pseudonymised
+    from expectations.report import write_batch_report, write_rows_report
+    from mercato.privacy import Pseudonymizer
+
+    home = tmp_path / "home"
+    pseudo = Pseudonymizer(home)
+    check = _pseudonymised(
+        CheckResult(
+            "CustomerID is a whole number",
+            "critical",
+            False,
+            "ids are integers",
+            unexpected_count=1,
+            examples=["17850.0"],
+            example_rows=[{"CustomerID": 17850, "StockCode": "85123A"}],
+            column="CustomerID",
+        ),
+        pseudo,
+    )
+    other = _pseudonymised(
+        CheckResult("Quantity", "critical", False, "q", examples=[-17850], column="Quantity"),
+        pseudo,
+    )
+    assert other.examples == [-17850]  # only customer columns are pseudonymised
+    result = GateResult("raw batch b1", False, [check], rows=3)
+    folder = write_batch_report(tmp_path / "q", "orders.csv", "b1", "orders", result).parent
+    rows = pd.DataFrame({"data_row": [2], "reason": ["Quantity is 0"], "customer_id": ["17850"]})
+    write_rows_report(tmp_path / "r", "x.csv", "b1", "support", rows, result, pseudo)
+    shown = pseudo("17850")
+    for text in (
+        (folder / "report.md").read_text(),
+        (folder / "report.json").read_text(),
+        (tmp_path / "r" / "report.md").read_text(),
+        (tmp_path / "r" / "report.json").read_text(),
+        result.failure_message(),
+    ):
+        assert "17850" not in text and shown in text
+    assert "17850" in (tmp_path / "r" / "rejected_rows.csv").read_text()
