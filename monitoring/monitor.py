@@ -187,6 +187,7 @@ def monitor_ranked(
     purchase (None: no champion). A list has no input distribution to compare: it is judged by
     realised performance only, once the purchases that follow it are in."""
     from models import registry
+    from models.forgetting import FORGOTTEN
 
     name = family.registered_model
     version = registry.champion_version(settings, name)
@@ -194,7 +195,8 @@ def monitor_ranked(
         return None
     model = registry.load_version(settings, name, version)
     k = int(getattr(family, "k", 10))
-    customers = _sample(model.user_ids, settings.monitor_ranked_customers, settings.seed)
+    known = [u for u in model.user_ids if str(u) != FORGOTTEN]  # forgotten: no list kept
+    customers = _sample(known, settings.monitor_ranked_customers, settings.seed)
     lists = model.recommend_batch(customers, k=k, exclude_bought=True)
     as_of = pd.Timestamp(interactions["timestamp"].max())
     write_ranked(settings.home, family.name, customers, lists, as_of, version)
