@@ -29,6 +29,32 @@ if TYPE_CHECKING:
 MAX_ROW_DROP = 0.10
 
 
+#: Written by ``pipeline.stages.validate`` each time the mart gate passes: when, in UTC.
+GATE_PASSED_FILE = "mart_gate_passed.json"
+
+
+def record_pass(settings: Settings, when: datetime) -> None:
+    """Note that the mart gate passed at ``when`` (read by ``monitoring.freshness``). The time
+    is written into the file, not read from its mtime: a copied or restored data folder keeps
+    the time its marts were built, and the clock that decides is the pipeline's own."""
+    import json
+
+    path = settings.gx_dir / GATE_PASSED_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"passed_at": when.isoformat()}))
+
+
+def last_pass(settings: Settings) -> datetime | None:
+    """When the mart gate last passed (None: never, or an unreadable record)."""
+    import json
+
+    path = settings.gx_dir / GATE_PASSED_FILE
+    try:
+        return datetime.fromisoformat(json.loads(path.read_text())["passed_at"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def mart_tables() -> list[str]:
     """Every mart the gate checks (one suite each in ``expectations.marts``)."""
     from expectations.marts import mart_suites

@@ -1,10 +1,11 @@
 """Freshness of every mart and of the online store, as ages against limits.
 
-A mart's *age* is the time since the mart gate last passed (``gx/mart_row_counts.json`` is
-written only then, after the marts were rebuilt): how long the models have been fed from the
-same build. Its *data lag* is the time since its newest timestamp: a shop whose exports stopped
-shows it here even when the pipeline runs on schedule. The online store's age is the time since
-its last materialization (``features.freshness``).
+A mart's *age* is the time since the mart gate last passed (recorded in
+``gx/mart_gate_passed.json`` only then, after the marts were rebuilt; a folder built before
+that record existed falls back to the mtime of ``gx/mart_row_counts.json``): how long the
+models have been fed from the same build. Its *data lag* is the time since its newest
+timestamp: a shop whose exports stopped shows it here even when the pipeline runs on schedule.
+The online store's age is the time since its last materialization (``features.freshness``).
 """
 
 from __future__ import annotations
@@ -38,12 +39,16 @@ class Age:
 
 def mart_ages(settings: Settings, limit_hours: float, now: datetime | None = None) -> list[Age]:
     """Every mart the gate checks: time since the gate last passed, and newest timestamp."""
-    from expectations.mart_gate import mart_tables
+    from expectations.mart_gate import last_pass, mart_tables
     from warehouse import reader
 
     now = now or datetime.now(UTC)
+    passed = last_pass(settings)
     counts = settings.gx_dir / "mart_row_counts.json"
-    built = counts.stat().st_mtime if counts.is_file() else None
+    if passed is not None:
+        built: float | None = passed.timestamp()
+    else:
+        built = counts.stat().st_mtime if counts.is_file() else None
     age = None if built is None else now.timestamp() - built
     columns = reader.query(
         settings,

@@ -94,7 +94,7 @@ def validate(settings: Settings) -> dict[str, Any]:
     nothing downstream runs.
     """
     from expectations import GateFailed
-    from expectations.mart_gate import check_marts, mart_tables
+    from expectations.mart_gate import check_marts, mart_tables, record_pass
     from expectations.report import write_marts_report
     from warehouse import reader
 
@@ -110,6 +110,7 @@ def validate(settings: Settings) -> dict[str, Any]:
     counts_path.parent.mkdir(parents=True, exist_ok=True)
     counts = {table: len(frame) for table, frame in frames.items()}
     counts_path.write_text(json.dumps(counts, indent=2, sort_keys=True))
+    record_pass(settings, datetime.now(UTC))
     return dataclasses.asdict(result)
 
 

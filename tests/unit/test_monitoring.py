@@ -193,3 +193,23 @@ def test_a_retrain_is_requested_once_per_champion_version(tmp_path) -> None:
     assert request_retrain(settings, result) == []
     result["families"]["propensity"]["version"] = "4"
     assert request_retrain(settings, result) == ["propensity"]
+
+
+def test_the_mart_gate_pass_time_is_read_from_its_record_not_a_file_date(tmp_path) -> None:
+    """A copied or restored data folder keeps the time its marts were built."""
+    import dataclasses
+    import os
+    from datetime import UTC, datetime
+
+    from expectations.mart_gate import GATE_PASSED_FILE, last_pass, record_pass
+    from mercato.settings import get_settings
+
+    settings = dataclasses.replace(get_settings(), home=tmp_path / "home")
+    assert last_pass(settings) is None
+    when = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
+    record_pass(settings, when)
+    path = settings.gx_dir / GATE_PASSED_FILE
+    os.utime(path, (0, 0))  # what a copy without -p, or a restore, may do to the file's dates
+    assert last_pass(settings) == when
+    path.write_text("{not json")
+    assert last_pass(settings) is None
