@@ -165,23 +165,31 @@ def test_killed_training_is_retried_to_the_same_result(
     uninterrupted = pipeline_run["versions"][name][-1]
     before = model_versions(live.settings)
 
-    cleared_at_ms = time.time() * 1000
+    # Runs are told apart by id, not by start time.
+    known = _run_ids(live.settings)
     cleared = live.api.post(
         f"/dags/{dag_id}/clearTaskInstances",
         json={"dry_run": False, "dag_run_id": run_id, "task_ids": [task_id], "only_failed": False},
     )
     cleared.raise_for_status()
-    # Mid-run means: the task's MLflow run is open (imports done, training under way).
+    # Mid-run means: the task's MLflow run is open (the model fitted, its logging under way).
+    # That lasts about two seconds, so the task's process is found first (the Airflow API and
+    # a process scan take up to seconds on loaded cores) and then only the store is polled.
     end = time.monotonic() + RUN_DEADLINE
     ti: dict[str, Any] = {}
     process = None
     while time.monotonic() < end and process is None:
         ti = _task_instances(live, dag_id, run_id)[task_id]
         assert ti["state"] not in ("success", "failed"), f"{task_id} ended before the kill: {ti}"
-        if ti["state"] == "running" and _open_mlflow_runs(live.settings, since_ms=cleared_at_ms):
+        if ti["state"] == "running":
             process = _task_process(ti["id"])
         time.sleep(0.2)
-    assert process is not None, f"{task_id} never reached training: {ti}"
+    assert process is not None, f"{task_id} never started: {ti}"
+    opened = 0
+    while time.monotonic() < end and process.is_running() and not opened:
+        opened = _open_mlflow_runs(live.settings, known)
+        time.sleep(0.01)
+    assert opened and process.is_running(), f"{task_id} ended before its MLflow run was seen"
     killed_try = int(ti["try_number"])
     process.send_signal(signal.SIGKILL)
 
@@ -199,7 +207,7 @@ def test_killed_training_is_retried_to_the_same_result(
     for version in after[name]:
         assert version.status == "READY"
         assert "gate.decision" in version.tags, f"v{version.version} is half-written"
-    latest = _latest_run_metrics(live.settings, since_ms=cleared_at_ms)
+    latest = _latest_run_metrics(live.settings, known)
     assert latest == pytest.approx(_metrics(live.settings, uninterrupted)), (
         "same data and seed: the retry trained the same model as the uninterrupted run"
     )
@@ -222,16 +230,24 @@ def _task_process(ti_id: str) -> Any:
     return None
 
 
-def _open_mlflow_runs(settings: Settings, since_ms: float) -> int:
-    """How many MLflow runs started after ``since_ms`` are still open (read-only peek)."""
+def _runs(settings: Settings) -> list[tuple[str, str, int]]:
+    """(run id, status, start time) of every MLflow run (a read-only peek at the store)."""
     import sqlite3
 
     path = settings.mlflow_dir / "mlflow.db"
     with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as con:
-        (count,) = con.execute(
-            "select count(*) from runs where status = 'RUNNING' and start_time > ?", (since_ms,)
-        ).fetchone()
-    return int(count)
+        return con.execute("select run_uuid, status, start_time from runs").fetchall()
+
+
+def _run_ids(settings: Settings) -> set[str]:
+    return {run_id for run_id, _, _ in _runs(settings)}
+
+
+def _open_mlflow_runs(settings: Settings, known: set[str]) -> int:
+    """How many MLflow runs not in ``known`` are still open."""
+    return sum(
+        1 for run_id, status, _ in _runs(settings) if status == "RUNNING" and run_id not in known
+    )
 
 
 def _metrics(settings: Settings, version: Any) -> dict[str, float]:
@@ -241,17 +257,14 @@ def _metrics(settings: Settings, version: Any) -> dict[str, float]:
     return dict(client.get_run(version.run_id).data.metrics)
 
 
-def _latest_run_metrics(settings: Settings, since_ms: float) -> dict[str, float]:
-    """Metrics of the newest finished MLflow run started after ``since_ms`` (the retry's)."""
+def _latest_run_metrics(settings: Settings, known: set[str]) -> dict[str, float]:
+    """Metrics of the newest finished MLflow run not in ``known`` (the retry's)."""
     from mlflow import MlflowClient
 
+    finished = [
+        (start, run_id) for run_id, status, start in _runs(settings) if status == "FINISHED"
+    ]
+    new = sorted((start, run_id) for start, run_id in finished if run_id not in known)
+    assert new, "the retried task finished no MLflow run"
     client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
-    ids = [e.experiment_id for e in client.search_experiments()]
-    runs = client.search_runs(
-        ids,
-        filter_string=f"attributes.start_time > {int(since_ms)} and attributes.status = 'FINISHED'",
-        order_by=["attributes.start_time DESC"],
-        max_results=1,
-    )
-    assert runs, "the retried task finished no MLflow run"
-    return dict(runs[0].data.metrics)
+    return dict(client.get_run(new[-1][1]).data.metrics)
