@@ -87,3 +87,38 @@ def test_a_shifted_input_fails_the_monitor_naming_it(
     page = Path(result["report"]).read_text()
     assert "<td>monetary</td>" in page and "DRIFT" in page
     assert latest_result(shifted_home)["run"] == result["run"]
+
+
+@pytest.mark.parametrize(
+    ("mart", "horizon", "bought_is_positive"),
+    [
+        ("propensity_labels", "propensity_horizon_days", True),
+        ("churn_labels", "churn_horizon_days", False),
+    ],
+)
+def test_realised_labels_follow_the_marts_label_rule(
+    pipeline_home: Settings, mart: str, horizon: str, bought_is_positive: bool
+) -> None:
+    """The monitor labels kept predictions in Python (the marts' snapshot grid moves with new
+    data, so their rows cannot be joined on); on every labelled snapshot of the marts, the two
+    copies of the rule agree row for row."""
+    from monitoring.realised import labels_at
+    from warehouse import reader
+
+    orders = reader.query(
+        pipeline_home,
+        "select distinct customer_id, ordered_at from main.fct_order_lines "
+        "where not is_cancellation",
+    )
+    labels = reader.query(pipeline_home, f"select customer_id, snapshot_at, label from main.{mart}")
+    assert labels["snapshot_at"].nunique() >= 3
+    for as_of, rows in labels.groupby("snapshot_at"):
+        ours = labels_at(
+            orders,
+            rows["customer_id"],
+            pd.Timestamp(as_of),
+            getattr(pipeline_home, horizon),
+            bought_is_positive,
+        )
+        assert ours is not None, f"{mart} labels {as_of}, the monitor calls it immature"
+        assert ours.tolist() == rows["label"].astype(int).tolist(), as_of
