@@ -64,6 +64,12 @@ def write_predictions(
             "model_version": str(version),
         }
     )
+    return _keep(home, family, frame, as_of)
+
+
+def _keep(home: Path, family: str, frame: pd.DataFrame, as_of: pd.Timestamp) -> Path:
+    """Write one moment's predictions as ``<as_of>.parquet`` (atomically: a reader never sees
+    half a file), replacing an earlier file of the same moment."""
     folder = predictions_dir(home, family)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{pd.Timestamp(as_of):%Y%m%dT%H%M%S}.parquet"
@@ -172,13 +178,7 @@ def write_ranked(
     )
     frame["as_of"] = pd.Timestamp(as_of)
     frame["model_version"] = str(version)
-    folder = predictions_dir(home, family)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{pd.Timestamp(as_of):%Y%m%dT%H%M%S}.parquet"
-    tmp = path.with_suffix(".parquet.tmp")
-    frame.to_parquet(tmp, index=False)
-    tmp.replace(path)
-    return path
+    return _keep(home, family, frame, as_of)
 
 
 def score_ranked(
