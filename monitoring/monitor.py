@@ -94,10 +94,7 @@ def alerts(result: dict[str, Any], min_realised_auc: float) -> tuple[list[str], 
         if part["drifted"] or part["prediction_drifted"]:
             retrain.append(family)
     if min_realised_auc > 0:
-        latest: dict[str, dict[str, Any]] = {}
-        for r in result.get("realised", []):
-            latest[r["family"]] = r
-        for family, r in latest.items():
+        for family, r in _newest(result.get("realised", [])).items():
             if r["roc_auc"] is not None and r["roc_auc"] < min_realised_auc:
                 messages.append(
                     f"{family}: realised roc_auc {r['roc_auc']:.3f} < {min_realised_auc} "
@@ -107,10 +104,7 @@ def alerts(result: dict[str, Any], min_realised_auc: float) -> tuple[list[str], 
                     retrain.append(family)
     min_lift = limits.get("min_realised_lift", 0)
     if min_lift > 0:
-        newest: dict[str, dict[str, Any]] = {}
-        for r in result.get("realised_topk", []):
-            newest[r["family"]] = r
-        for family, r in newest.items():
+        for family, r in _newest(result.get("realised_topk", [])).items():
             if r["lift"] is not None and r["lift"] < min_lift:
                 ndcg = f"ndcg_at_{r['k']}"
                 messages.append(
@@ -171,6 +165,16 @@ def monitor_family(settings: Settings, family: Any, limits: Limits) -> dict[str,
     return {**part, "snapshot_at": str(as_of), **check_family(profile, frame, scores, limits)}
 
 
+def _newest(scored: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The newest scored file of each family (the lists are oldest first)."""
+    return {r["family"]: r for r in scored}
+
+
+def _k(family: Any) -> int:
+    """The list length a ranking family is judged at (its gate's ``k``)."""
+    return int(getattr(family, "k", 10))
+
+
 def _sample(ids: Any, n: int, seed: int) -> list[str]:
     """All of ``ids`` when there are at most ``n``, else a seeded sample of ``n`` (sorted)."""
     every = sorted(str(i) for i in ids)
@@ -194,7 +198,7 @@ def monitor_ranked(
     if version is None or interactions.empty:
         return None
     model = registry.load_version(settings, name, version)
-    k = int(getattr(family, "k", 10))
+    k = _k(family)
     known = [u for u in model.user_ids if str(u) != FORGOTTEN]  # forgotten: no list kept
     customers = _sample(known, settings.monitor_ranked_customers, settings.seed)
     lists = model.recommend_batch(customers, k=k, exclude_bought=True)
@@ -290,7 +294,7 @@ def run(settings: Settings, now: datetime | None = None) -> dict[str, Any]:
         if part is not None:
             result["families"][family.name] = part
     result["realised"] = realised(settings)
-    ks = {f.name: int(getattr(f, "k", 10)) for f in ranked}
+    ks = {f.name: _k(f) for f in ranked}
     result["realised_topk"] = realised_ranked(settings, interactions, ks) if ks else []
     ages = mart_ages(settings, settings.monitor_mart_max_age_hours, now)
     result["freshness"] = [a.to_dict() for a in [*ages, online_store_age(settings, now)]]

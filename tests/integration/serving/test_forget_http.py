@@ -57,7 +57,7 @@ def test_admin_forget_over_http_makes_the_customer_a_stranger_at_once(
     assert customer not in response.text  # the answer names the pseudonym only
     # the server's alias poller (every second here) may see the suppression list first and
     # drop the lookups before the endpoint does: the count is not the evidence, the answers are
-    assert body["lines_removed"] > 0 and body["lookups_dropped"] >= 0
+    assert body["lines_removed"] > 0 and isinstance(body["lookups_dropped"], int)
     assert {p["kind"] for p in body["places"]} >= {"table", "online_store"}
 
     assert answers(client, customer) == stranger
