@@ -359,7 +359,9 @@ def _stop_celery_stack(settings: Settings) -> None:
     if record.exists():
         from devtools.stack import down
 
-        down(Path(json.loads(record.read_text())["base_dir"]))
+        base_dir = Path(json.loads(record.read_text())["base_dir"])
+        down(base_dir)
+        shutil.rmtree(base_dir, ignore_errors=True)  # throwaway: made for this Airflow only
         record.unlink()
 
 
@@ -517,12 +519,14 @@ def print_info(info: AirflowInfo) -> None:
 
 def _start_celery_stack(settings: Settings, args: argparse.Namespace) -> CeleryConfig:
     """Start PostgreSQL and Redis for the CeleryExecutor and record them for ``stop``."""
+    from devtools.servers import missing_message, path_entries
     from devtools.stack import start_stack, write_state
 
-    if _celery_stack_file(settings).exists():
-        raise RuntimeError(
-            "a Celery stack is still recorded: run `python -m devtools.airflow_local stop`"
-        )
+    missing = missing_message()
+    if missing:
+        raise SystemExit(f"--executor celery needs PostgreSQL and Redis: {missing}")
+    # Servers found outside PATH (Debian's folders, PyPI packages) first, as the tests do.
+    os.environ["PATH"] = os.pathsep.join([*path_entries(), os.environ.get("PATH", "")])
     stack = start_stack(with_mlflow=False)
     write_state(stack)
     airflow_home(settings).mkdir(parents=True, exist_ok=True)
@@ -551,6 +555,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workers", type=int, default=2, help="Celery workers (--executor celery)")
     parser.add_argument("--concurrency", type=int, default=1, help="task slots per Celery worker")
+    parser.add_argument(
+        "--flower-port", type=int, default=5555, help="Celery Flower's port (--executor celery)"
+    )
     args = parser.parse_args(argv)
     settings = get_settings()
     if args.command == "stop":
@@ -560,8 +567,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "status":
         print(json.dumps(status(settings), indent=2))
         return 0
-    celery = _start_celery_stack(settings, args) if args.executor == "celery" else None
+    if args.executor == "celery" and _celery_stack_file(settings).exists():
+        parser.error(
+            "a Celery stack is still recorded: run `python -m devtools.airflow_local stop`"
+        )
     try:
+        celery = _start_celery_stack(settings, args) if args.executor == "celery" else None
         info = start(settings, port=args.port, celery=celery)
     except BaseException:
         _stop_celery_stack(settings)
