@@ -16,7 +16,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export SCARF_ANALYTICS := false
 
-.PHONY: install demo test test-unit test-random audit lint format airflow airflow-stop serve bench clean
+.PHONY: install demo test test-unit test-random audit lint format airflow airflow-celery airflow-stop serve bench clean
 
 install: .venv/.installed
 
@@ -58,6 +58,10 @@ serve: install  ## serve the champions on 127.0.0.1 (MERCATO_SERVE_PORT, default
 
 airflow: install  ## start Airflow (api-server, scheduler, dag-processor) on 127.0.0.1
 	$(PY) -m devtools.airflow_local start
+
+airflow-celery: install  ## the same on the CeleryExecutor: PostgreSQL, Redis, 2 workers, Flower
+	$(PY) -m devtools.servers ensure
+	$(PY) -m devtools.airflow_local start --executor celery
 
 airflow-stop:
 	$(PY) -m devtools.airflow_local stop

@@ -547,7 +547,8 @@ def local_stack(base_dir: Path | None = None, with_mlflow: bool = True) -> Itera
 # -- Command line ------------------------------------------------------------------------------
 
 
-def _down(base_dir: Path) -> None:
+def down(base_dir: Path) -> None:
+    """Stop the stack that ``up`` (or ``write_state``) recorded in ``base_dir/stack.json``."""
     state_file = base_dir / "stack.json"
     state = json.loads(state_file.read_text())
     mlflow = state.get("mlflow")
@@ -556,6 +557,13 @@ def _down(base_dir: Path) -> None:
     RedisServer(base_dir / "redis", port=state["redis"]["port"]).stop()
     PostgresServer(base_dir / "postgres", port=state["postgres"]["port"]).stop()
     state_file.unlink()
+
+
+def write_state(stack: LocalStack) -> None:
+    """Record a running stack in ``base_dir/stack.json`` (owner-only), for ``down``."""
+    state_file = stack.base_dir / "stack.json"
+    state_file.write_text(json.dumps(stack.state(), indent=2))
+    state_file.chmod(0o600)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -567,14 +575,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     base_dir = args.dir.expanduser().resolve()
     if args.action == "down":
-        _down(base_dir)
+        down(base_dir)
         return 0
     if (base_dir / "stack.json").exists():
         parser.error(f"a stack already runs from {base_dir}: run `down` first")
     stack = start_stack(base_dir, with_mlflow=not args.no_mlflow)
-    state_file = base_dir / "stack.json"
-    state_file.write_text(json.dumps(stack.state(), indent=2))
-    state_file.chmod(0o600)
+    write_state(stack)
     for key, value in stack.env().items():
         print(f"export {key}='{value}'")
     if stack.mlflow is not None:

@@ -14,29 +14,27 @@ import shutil
 import signal
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from dag_helpers import AFTER_INGEST, FIRST_CHAMPIONS, TRAINED_MODELS, champions, model_versions
+from live_airflow import (
+    RUN_DEADLINE,
+    LiveAirflow,
+    explain,
+    running_airflow,
+    task_instances,
+    trigger,
+    wait_for_run,
+)
 from served_models import served_champions
 
 from devtools import airflow_local
 from mercato.settings import Settings, get_settings
 
 pytestmark = pytest.mark.slow
-
-RUN_DEADLINE = 600.0  # seconds for one DAG run on 2 shared cores
-
-
-@dataclass
-class LiveAirflow:
-    settings: Settings
-    info: airflow_local.AirflowInfo
-    api: httpx.Client
-    sessions: list[int]
 
 
 @pytest.fixture(scope="module")
@@ -45,77 +43,22 @@ def live(tmp_path_factory: pytest.TempPathFactory, small_orders: Path) -> Iterat
     settings = dataclasses.replace(get_settings(), home=home, mlflow_tracking_uri="")
     settings.ensure_dirs()
     shutil.copy(small_orders, settings.landing_dir / small_orders.name)
-    info = airflow_local.start(settings, port=airflow_local.free_port(), timeout=240, quiet=True)
-    sessions = [p["pgid"] for p in info.processes.values()]
-    try:
-        token = httpx.post(
-            f"{info.url}/auth/token",
-            json={"username": info.username, "password": info.password},
-            timeout=30,
-        )
-        token.raise_for_status()
-        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-        with httpx.Client(base_url=f"{info.url}/api/v2", headers=headers, timeout=30) as api:
-            yield LiveAirflow(settings, info, api, sessions)
-    finally:
-        airflow_local.stop(settings)
-    # The stop itself is under test: nothing of the three components may be left behind.
-    left = [pid for sid in sessions for pid in airflow_local.session_pids(sid)]
-    assert left == [], f"processes left behind: {left}"
-    with pytest.raises(httpx.HTTPError):
-        httpx.get(f"{info.url}/api/v2/monitor/health", timeout=3)
+    with running_airflow(settings) as live:
+        yield live
 
 
 @pytest.fixture(scope="module")
 def pipeline_run(live: LiveAirflow) -> dict[str, Any]:
     """``mercato_pipeline`` triggered once through the REST API and waited for."""
-    run_id = _trigger(live, "mercato_pipeline")
-    state = _wait_for_run(live, "mercato_pipeline", run_id)
-    assert state == "success", _explain(live, "mercato_pipeline", run_id)
+    run_id = trigger(live, "mercato_pipeline")
+    state = wait_for_run(live, "mercato_pipeline", run_id)
+    assert state == "success", explain(live, "mercato_pipeline", run_id)
     return {
         "run_id": run_id,
-        "tis": _task_instances(live, "mercato_pipeline", run_id),
+        "tis": task_instances(live, "mercato_pipeline", run_id),
         "versions": model_versions(live.settings),
         "champions": champions(live.settings),
     }
-
-
-def _trigger(live: LiveAirflow, dag_id: str) -> str:
-    """Unpause ``dag_id`` and start a run now; returns the run id."""
-    live.api.patch(f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
-    answer = live.api.post(f"/dags/{dag_id}/dagRuns", json={"logical_date": None})
-    answer.raise_for_status()
-    return str(answer.json()["dag_run_id"])
-
-
-def _task_instances(live: LiveAirflow, dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:
-    answer = live.api.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
-    answer.raise_for_status()
-    return {ti["task_id"]: ti for ti in answer.json()["task_instances"]}
-
-
-def _wait_for_run(live: LiveAirflow, dag_id: str, run_id: str) -> str:
-    """Wait until the run finishes (or the deadline passes); returns its final state."""
-    end = time.monotonic() + RUN_DEADLINE
-    state = "unknown"
-    while time.monotonic() < end:
-        state = live.api.get(f"/dags/{dag_id}/dagRuns/{run_id}").json()["state"]
-        if state in ("success", "failed"):
-            return state
-        time.sleep(2)
-    return state
-
-
-def _explain(live: LiveAirflow, dag_id: str, run_id: str) -> str:
-    """Task states and the log tail of each failed task, for a readable assertion message."""
-    tis = _task_instances(live, dag_id, run_id)
-    lines = [f"{t}: {ti['state']} (try {ti['try_number']})" for t, ti in sorted(tis.items())]
-    logs = Path(live.info.airflow_home) / "logs"
-    for task_id, ti in tis.items():
-        if ti["state"] in ("failed", "up_for_retry"):
-            for log in sorted(logs.glob(f"dag_id={dag_id}/run_id={run_id}/task_id={task_id}/*")):
-                lines.append(f"--- {log}\n{log.read_text(errors='replace')[-4000:]}")
-    return "\n".join(lines)
 
 
 def test_every_component_runs_and_every_dag_parses(live: LiveAirflow) -> None:
@@ -179,7 +122,7 @@ def test_killed_training_is_retried_to_the_same_result(
     ti: dict[str, Any] = {}
     process = None
     while time.monotonic() < end and process is None:
-        ti = _task_instances(live, dag_id, run_id)[task_id]
+        ti = task_instances(live, dag_id, run_id)[task_id]
         assert ti["state"] not in ("success", "failed"), f"{task_id} ended before the kill: {ti}"
         if ti["state"] == "running":
             process = _task_process(ti["id"])
@@ -193,9 +136,9 @@ def test_killed_training_is_retried_to_the_same_result(
     killed_try = int(ti["try_number"])
     process.send_signal(signal.SIGKILL)
 
-    state = _wait_for_run(live, dag_id, run_id)
-    assert state == "success", _explain(live, dag_id, run_id)
-    final = _task_instances(live, dag_id, run_id)[task_id]
+    state = wait_for_run(live, dag_id, run_id)
+    assert state == "success", explain(live, dag_id, run_id)
+    final = task_instances(live, dag_id, run_id)[task_id]
     assert final["state"] == "success"
     assert final["try_number"] == killed_try + 1, "the killed try failed, the retry succeeded"
 

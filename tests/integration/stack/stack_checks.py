@@ -22,7 +22,7 @@ COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 ENV_EXAMPLE = REPO_ROOT / ".env.example"
 
 #: Environment keys that carry a secret (``..._FILE`` keys carry a path, not a secret).
-SECRET_KEY = re.compile(r"PASSWORD|SECRET|TOKEN|FERNET|API_KEY|JWT", re.IGNORECASE)
+SECRET_KEY = re.compile(r"PASSWORD|SECRET|TOKEN|FERNET|API_KEY|JWT|BASIC_AUTH", re.IGNORECASE)
 #: ``${VAR:?message}``: compose refuses to run when VAR is unset or empty.
 REQUIRED_VAR = re.compile(r"^\$\{([A-Z0-9_]+):\?[^}]*\}$")
 #: Any interpolation, to see which variable a value reads and whether it has a default.

@@ -20,6 +20,7 @@ import yaml
 from stack_checks import COMPOSE_FILE, compose_config, compose_implementations
 from test_stack_compose import write_env_file
 
+from devtools.airflow_local import celery_on_stack
 from devtools.stack import LocalStack
 from mercato.settings import REPO_ROOT
 from serving.processes import free_port, group_alive, start_server
@@ -27,6 +28,8 @@ from serving.processes import free_port, group_alive, start_server
 #: Values that name a container or a path inside the image, replaced for a local run.
 LOCAL_KEYS = {
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+    "AIRFLOW__CELERY__BROKER_URL",
+    "AIRFLOW__CELERY__RESULT_BACKEND",
     "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
     "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE",
     "AIRFLOW__API__HOST",
@@ -60,9 +63,12 @@ def airflow(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iter
     }
     assert not leftover, f"container-specific values not localised: {leftover}"
     port = free_port()
+    celery = celery_on_stack(stack)
     env.update(
         {
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": stack.airflow_db_url(),
+            "AIRFLOW__CELERY__BROKER_URL": celery.broker_url,
+            "AIRFLOW__CELERY__RESULT_BACKEND": celery.result_backend,
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(
                 base / "auth" / "passwords.json"

@@ -32,6 +32,8 @@ SERVICES = {
     "airflow-api-server",
     "airflow-scheduler",
     "airflow-dag-processor",
+    "airflow-worker",
+    "flower",
     "bootstrap",
     "bentoml",
 }
@@ -111,11 +113,13 @@ def test_checker_catches_hard_coded_secrets() -> None:
         "postgresql://mlflow:s3cret@postgres:5432/mlflow"
     )
     services["redis"]["command"] = ["redis-server", "--requirepass", "s3cret"]
+    services["flower"]["environment"]["AIRFLOW__CELERY__FLOWER_BASIC_AUTH"] = "admin:admin"
     problems = "\n".join(compose_problems(config))
     assert "postgres: POSTGRES_PASSWORD" in problems
     assert "bentoml: MERCATO_API_KEY" in problems
     assert "mlflow: credential in URL" in problems
     assert "redis: literal redis password" in problems
+    assert "flower: AIRFLOW__CELERY__FLOWER_BASIC_AUTH" in problems
 
 
 def test_checker_catches_open_ports_and_loose_ordering() -> None:
@@ -151,12 +155,40 @@ def test_mlflow_and_airflow_settings_are_lean_and_secured() -> None:
     allowed = command[command.index("--allowed-hosts") + 1].split(",")
     assert "mlflow:5000" in allowed and "*" not in allowed
     assert mlflow["environment"]["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
-    for name in ("airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "init"):
+    airflow = ("airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "init")
+    for name in (*airflow, "airflow-worker", "flower"):
         env = services[name]["environment"]
-        assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
         assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] == "False"
         assert env["AIRFLOW__CORE__AUTH_MANAGER"].endswith("SimpleAuthManager")
         assert env["AIRFLOW__API_AUTH__JWT_SECRET"].startswith("${AIRFLOW_JWT_SECRET:?")
+
+
+def test_airflow_runs_its_tasks_on_celery_workers(compose: list[str], tmp_path: Path) -> None:
+    """Broker on Redis, results and metadata on PostgreSQL, two workers, Flower behind auth."""
+    values = write_env_file(tmp_path / ".env")
+    result = compose_config(compose, COMPOSE_FILE, tmp_path / ".env")
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    env = services["airflow-scheduler"]["environment"]
+    assert env["AIRFLOW__CELERY__BROKER_URL"] == f"redis://:{values['REDIS_PASSWORD']}@redis:6379/1"
+    assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == (
+        f"db+postgresql+psycopg2://airflow:{values['AIRFLOW_DB_PASSWORD']}@postgres:5432/airflow"
+    )
+    worker = services["airflow-worker"]
+    assert worker["command"][:3] == ["airflow", "celery", "worker"]
+    assert int(worker["deploy"]["replicas"]) >= 2
+    assert worker["environment"] == env, "workers run tasks with the scheduler's configuration"
+    # Compose v2 renders volumes and ports as mappings, docker-compose 1.29 as short strings.
+    sources = {v["source"] if isinstance(v, dict) else v.split(":")[0] for v in worker["volumes"]}
+    assert {"mercato-home", "airflow-logs"} <= sources
+    flower = services["flower"]
+    assert flower["command"] == ["airflow", "celery", "flower"]
+    assert (
+        flower["environment"]["AIRFLOW__CELERY__FLOWER_BASIC_AUTH"] == values["FLOWER_BASIC_AUTH"]
+    )
+    hosts = [p["host_ip"] if isinstance(p, dict) else p.split(":")[0] for p in flower["ports"]]
+    assert hosts == ["127.0.0.1"]
 
 
 def test_every_service_script_exists() -> None:
