@@ -2,11 +2,13 @@
 
 Two suites run in order, as for orders. ``raw_campaign_exposures_schema`` checks the shape (the
 treatment arm and the three outcomes are there, the batch has rows). ``raw_campaign_exposures``
-checks the values on the typed helper columns ``warehouse.sources.campaigns.parse`` adds: a
-filled treatment arm, outcomes that are 0/1 flags, a spend that is a non-negative number, a send
-time that parses and is not in the future, one row per customer and campaign, customer
-attributes that parse where they were delivered. A failed critical check quarantines the batch
-with the failing rows (their row numbers in the file) and the reason in ``report.md``.
+judges the rows one by one, as for sessions (``expectations.row_rules``): each rule of
+:data:`RULES` (a filled treatment arm and customer, outcomes that are 0/1 flags, a spend that is
+a non-negative number, a send time that parses and is not in the future, customer attributes that
+parse where they were delivered, one row per customer and campaign) is a warning whose rows are
+kept out of the warehouse, in ``quarantine/rows-<batch>/rejected_rows.csv`` with their reason;
+the rest loads. Only a file with more than ``MAX_BAD_SHARE`` bad rows (a shifted column, another
+export) or a missing required column is refused whole, kept intact with ``report.md``.
 
 Warnings (reported, never blocking): a campaign without a control arm (no uplift can be learnt
 from it), conversions without a visit, spend without a conversion, ids or campaigns that were
@@ -15,14 +17,33 @@ not delivered and had to be derived (see the source's docstring).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from expectations.raw_gate import schema_checks
+from expectations.row_rules import MAX_BAD_SHARE, RowRule, bad_share_check, rule_checks
+
+__all__ = ["MAX_BAD_SHARE", "RULES", "schema_expectations", "value_expectations"]
 
 EARLIEST_DATE = datetime(2000, 1, 1)
 #: The most a single customer's spend after one send can plausibly be.
 MAX_SPEND = 100_000.0
+
+#: Every per-row rule; ``warehouse.sources.campaigns.parse`` sets ``ok_<column>`` for each
+#: column it finds (optional columns only where delivered; an empty optional value is fine).
+RULES = (
+    RowRule("customer_id", "an id (never empty)"),
+    RowRule("treatment_arm", "the arm or the control (never empty)"),
+    RowRule("visited", "0 or 1 (or true/false)"),
+    RowRule("converted", "0 or 1 (or true/false)"),
+    RowRule("spend", "a plain number >= 0 (no currency sign)"),
+    RowRule("sent_at", f"a date and time between {EARLIEST_DATE:%Y-%m-%d} and tomorrow"),
+    RowRule("recency", "a number >= 0"),
+    RowRule("history", "a number >= 0"),
+    RowRule("mens", "0 or 1"),
+    RowRule("womens", "0 or 1"),
+    RowRule("newbie", "0 or 1"),
+)
 
 
 def schema_expectations(columns: list[str], required: list[str], known: list[str]) -> list[Any]:
@@ -31,89 +52,30 @@ def schema_expectations(columns: list[str], required: list[str], known: list[str
     return schema_checks(required, unknown, column_set=known, exact_match=False)
 
 
-def _flag_check(column: str, source: str, explain: str, show: list[str]) -> Any:
-    import great_expectations as gx
-
-    return gx.expectations.ExpectColumnValuesToBeInSet(
-        column=column,
-        value_set=[True],
-        description=f"{source} parses",
-        meta={"show": show, "example_column": source, "explain": explain},
-    )
-
-
-def value_expectations(
-    show: list[str], delivered: list[str], now: datetime | None = None
-) -> list[Any]:
-    """Value checks on one batch; ``critical`` ones reject it, ``warning`` ones are reported."""
+def value_expectations(show: list[str], delivered: list[str]) -> list[Any]:
+    """The share of bad rows (critical), a warning per row rule (its rows kept out), and the
+    campaign-level warnings (reported, never blocking)."""
     import great_expectations as gx
 
     e = gx.expectations
-    latest = (now or datetime.now()) + timedelta(days=1)
     row = {"show": show}
+    rules = [r for r in RULES if r.column in delivered or r.column == "customer_id"]
     checks: list[Any] = [
-        e.ExpectColumnValuesToNotBeNull(
-            column="treatment_arm",
-            description="treatment_arm is never empty",
-            meta={**row, "explain": "every row must say which arm (or the control) it was in"},
-        ),
-        e.ExpectColumnValuesToNotBeNull(
-            column="customer_id_text",
-            description="customer_id is never empty",
-            meta={**row, "explain": "every row must name its customer"},
-        ),
-    ]
-    for column, what in (("visited", "visited"), ("converted", "converted")):
-        checks.append(
-            _flag_check(f"{column}_is_flag", column, f"{what} must be 0 or 1 (or true/false)", show)
-        )
-    checks += [
-        _flag_check(
-            "spend_is_number", "spend", "spend must be a plain number (no currency sign)", show
-        ),
-        e.ExpectColumnValuesToBeBetween(
-            column="spend_value",
-            min_value=0,
-            description="spend is not negative",
-            meta={**row, "explain": "spend after a send cannot be negative"},
-        ),
-        e.ExpectColumnValuesToBeUnique(
-            column="customer_key",
+        bad_share_check("campaign rows", show, "a shifted column, another export"),
+        *rule_checks(rules, show),
+        e.ExpectColumnValuesToBeInSet(
+            column="ok_once",
+            value_set=[True],
+            severity="warning",
             description="one row per customer and campaign",
             meta={
                 **row,
-                "explain": "a customer appears twice in the same campaign (which arm and which "
-                "outcome is right?)",
+                "example_column": "customer_id",
+                "explain": "a customer appears more than once in the same campaign (which arm "
+                "and which outcome is right?): all of its rows are kept out",
             },
         ),
     ]
-    if "sent_at" in delivered:
-        checks += [
-            _flag_check("sent_at_is_timestamp", "sent_at", "sent_at must be a date and time", show),
-            e.ExpectColumnValuesToBeBetween(
-                column="sent_at_value",
-                min_value=EARLIEST_DATE,
-                max_value=latest,
-                description="sent_at is not in the future",
-                meta={
-                    **row,
-                    "explain": f"sent_at must lie between {EARLIEST_DATE:%Y-%m-%d} and "
-                    f"{latest:%Y-%m-%d %H:%M} (today plus one day)",
-                },
-            ),
-        ]
-    for column in ("recency", "history"):
-        if column in delivered:
-            checks.append(
-                _flag_check(
-                    f"{column}_is_number", column, f"{column} must be a non-negative number", show
-                )
-            )
-    for column in ("mens", "womens", "newbie"):
-        if column in delivered:
-            checks.append(
-                _flag_check(f"{column}_is_flag", column, f"{column} must be 0 or 1", show)
-            )
     # -- warnings: reported, never blocking
     checks += [
         e.ExpectColumnValuesToBeInSet(

@@ -1,7 +1,8 @@
-"""The raw gate of a source that sets bad rows aside one by one (sessions, ads, ratings, support).
+"""The raw gate of a source that sets bad rows aside one by one (sessions, ads, ratings, support,
+campaigns).
 
-Such a source's ``parse`` flags every row rule as ``ok_<column>`` and joins a row's broken rules
-into ``row_problem``; landing keeps the good rows and writes the others to
+Such a source's ``parse`` flags every row rule as ``ok_<column>`` and :func:`mark_rows` joins a
+row's broken rules into ``row_problem``; landing keeps the good rows and writes the others to
 ``quarantine/rows-<batch>/rejected_rows.csv``. The suite has one critical check (the share of
 bad rows: above ``MAX_BAD_SHARE`` the file looks broken and is refused whole) and one warning per
 rule, so the report names each rule with its examples. Built once here, so every such source
@@ -13,6 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
+import pandas as pd
 
 #: Above this share of bad rows the batch is rejected whole instead of row by row.
 MAX_BAD_SHARE = 0.10
@@ -66,3 +70,27 @@ def rule_checks(rules: Iterable[RowRule], show: list[str]) -> list[Any]:
         )
         for rule in rules
     ]
+
+
+def mark_rows(out: pd.DataFrame, rules: Iterable[RowRule]) -> pd.DataFrame:
+    """Write each row's broken rules into ``row_problem`` (None for a good row) and
+    ``row_is_valid``, from the ``ok_<column>`` flags of ``out`` (rules without a flag are skipped).
+
+    A reason reads "<column> is '<value as delivered>', not <rule>" (or "is empty"), so the
+    person reading ``rejected_rows.csv`` sees the value and the rule side by side.
+    """
+    problems: list[list[str]] = [[] for _ in range(len(out))]
+    for rule in rules:
+        flag = f"ok_{rule.column}"
+        if flag not in out.columns:
+            continue
+        for i in np.flatnonzero(~out[flag].to_numpy(dtype=bool)):
+            shown = out[rule.column].iloc[i] if rule.column in out.columns else None
+            empty = shown is None or pd.isna(shown) or str(shown) == ""
+            what = "is empty" if empty else f"is {str(shown)[:40]!r}"
+            problems[i].append(f"{rule.column} {what}, not {rule.rule}")
+    out["row_problem"] = pd.Series(
+        ["; ".join(p) if p else None for p in problems], index=out.index, dtype=object
+    )
+    out["row_is_valid"] = out["row_problem"].isna()
+    return out

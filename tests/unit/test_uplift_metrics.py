@@ -179,7 +179,7 @@ def test_the_hillstrom_layout_is_the_campaigns_source_with_derived_ids() -> None
     assert is_control("No E-Mail") and is_control("control") and not is_control("Mens E-Mail")
 
 
-def test_bad_outcome_values_fail_their_parse_flags() -> None:
+def test_bad_outcome_values_fail_their_rules_and_name_the_row_problem() -> None:
     from warehouse.sources.campaigns import SOURCE
 
     frame = pd.DataFrame(
@@ -192,10 +192,16 @@ def test_bad_outcome_values_fail_their_parse_flags() -> None:
         }
     )
     parsed = SOURCE.parse(frame)
-    assert parsed["visited_is_flag"].tolist() == [True, True, False]
-    assert parsed["converted_is_flag"].tolist() == [True, True, False]
-    assert parsed["spend_value"].tolist() == [0.0, 12.5, -3.0]  # the gate's range check refuses it
+    assert parsed["ok_visited"].tolist() == [True, True, False]
+    assert parsed["ok_converted"].tolist() == [True, True, False]
+    assert parsed["ok_spend"].tolist() == [True, True, False]
+    assert parsed["spend_value"].tolist() == [0.0, 12.5, -3.0]
     assert parsed["spend_has_conversion"].tolist() == [True, True, True]
+    assert parsed["row_is_valid"].tolist() == [True, True, False]
+    assert parsed["row_problem"].iloc[2] == (
+        "visited is '2', not 0 or 1 (or true/false); converted is 'x', not 0 or 1 (or "
+        "true/false); spend is '-3', not a plain number >= 0 (no currency sign)"
+    )
 
 
 def test_the_qini_per_customer_group_is_each_groups_own_and_undefined_without_a_control() -> None:

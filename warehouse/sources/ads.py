@@ -18,6 +18,7 @@ import pandas as pd
 
 from expectations import ads as suites
 from expectations.raw_gate import Suite
+from expectations.row_rules import mark_rows
 from warehouse.sources import Column, Source
 from warehouse.sources.orders import customer_ids
 from warehouse.sources.sessions import parse_booleans
@@ -92,20 +93,7 @@ def parse(frame: pd.DataFrame, now: datetime | None = None) -> pd.DataFrame:
         ok = cost.notna() & np.isfinite(cost) & (cost >= 0)
         out["value_cost"] = cost.where(ok)
         out["ok_cost"] = ok.astype(bool)
-    problems = [[] for _ in range(len(out))]
-    for rule in suites.RULES:
-        flag = f"ok_{rule.column}"
-        if flag not in out.columns:
-            continue
-        for i in np.flatnonzero(~out[flag].to_numpy(dtype=bool)):
-            shown = out[rule.column].iloc[i] if rule.column in out.columns else None
-            what = "is empty" if shown is None or pd.isna(shown) else f"is {str(shown)[:40]!r}"
-            problems[i].append(f"{rule.column} {what}, not {rule.rule}")
-    out["row_problem"] = pd.Series(
-        ["; ".join(p) if p else None for p in problems], index=out.index, dtype=object
-    )
-    out["row_is_valid"] = out["row_problem"].isna()
-    return out
+    return mark_rows(out, suites.RULES)
 
 
 def to_rows(parsed: pd.DataFrame) -> pd.DataFrame:

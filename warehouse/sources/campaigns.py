@@ -17,23 +17,31 @@ columns are those of Kevin Hillstrom's MineThatData e-mail test, whose own spell
   a file without ids);
 - ``sent_at`` stays empty: the mailing's date is not published.
 
-Each derivation is reported as a warning of the gate. Values are checked as delivered *and*
-as parsed (``expectations.campaigns``); the dbt staging model is
+Each derivation is reported as a warning of the gate. Bad rows do not sink a good file:
+:func:`parse` flags every rule (``ok_<column>``, see ``expectations.campaigns.RULES``) and writes
+each row's reasons into ``row_problem``; landing loads the good rows and keeps the bad ones in
+``quarantine/rows-<batch_id>/rejected_rows.csv`` with their reason, unless more than
+``expectations.campaigns.MAX_BAD_SHARE`` of the rows are bad (then the file is refused whole).
+A customer who appears twice in one campaign has all of its rows kept out (which arm is right
+cannot be told). Suites: ``expectations.campaigns``; the dbt staging model is
 ``dbt_project/models/staging/stg_campaign_exposures.sql``, which also names each arm
 (``treatment``: ``mens_e_mail``) and flags the control.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
 
 from expectations import campaigns as suites
 from expectations.raw_gate import Suite
+from expectations.row_rules import mark_rows
 from warehouse.sources import Column, Source
 from warehouse.sources.orders import _flag, _parse_dates, customer_ids
+
+EARLIEST = pd.Timestamp(suites.EARLIEST_DATE)
 
 #: The campaign of a file without a campaign column (the MineThatData e-mail test's).
 DEFAULT_CAMPAIGN = "hillstrom"
@@ -77,17 +85,18 @@ HELPER_COLUMNS = (
     "campaign_text",
     "customer_key",
     "sent_at_value",
-    "sent_at_is_timestamp",
     *(f"{c}_value" for c in _FLAGS),
-    *(f"{c}_is_flag" for c in _FLAGS),
     *(f"{c}_value" for c in _NUMBERS),
-    "spend_is_number",
-    "recency_is_number",
-    "history_is_number",
+    *(f"ok_{rule.column}" for rule in suites.RULES),
+    "ok_once",
     "campaign_has_control",
     "conversion_has_visit",
     "spend_has_conversion",
+    "row_problem",
+    "row_is_valid",
 )
+#: Columns that must hold a value in every row (an optional column may be left empty).
+_MUST_HAVE = ("visited", "converted", "spend")
 
 
 def is_control(arm: object) -> bool:
@@ -104,9 +113,11 @@ def _flags(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return value, _flag(values, value.notna())
 
 
-def parse(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return ``frame`` plus typed columns and parse flags (the delivered columns untouched)."""
+def parse(frame: pd.DataFrame, now: datetime | None = None) -> pd.DataFrame:
+    """Return ``frame`` plus typed columns, an ok flag per rule and each row's problems (the
+    delivered columns untouched); ``now`` bounds the send time (tomorrow is the latest)."""
     out = frame.copy()
+    latest = (now or datetime.now()) + timedelta(days=1)
     for column in _TEXT:
         if column in out.columns and not pd.api.types.is_numeric_dtype(out[column]):
             text = out[column].astype("string").str.strip()
@@ -121,33 +132,57 @@ def parse(frame: pd.DataFrame) -> pd.DataFrame:
     else:
         rows = pd.Series(np.arange(1, len(out) + 1), index=out.index).astype(str)
         out["customer_id_text"] = (out["campaign_text"].astype(str) + "-" + rows).astype(object)
+    out["ok_customer_id"] = out["customer_id_text"].notna().astype(bool)
     out["customer_key"] = (
         out["campaign_text"].astype(str) + "\x1f" + out["customer_id_text"].astype(str)
     )
+    if "treatment_arm" in out.columns:
+        out["ok_treatment_arm"] = out["treatment_arm"].notna().astype(bool)
     if "sent_at" in out.columns:
         sent = _parse_dates(out["sent_at"])
         out["sent_at_value"] = sent
-        out["sent_at_is_timestamp"] = _flag(out["sent_at"], sent.notna())
+        in_range = sent.notna() & (sent >= EARLIEST) & (sent <= latest)
+        out["ok_sent_at"] = (out["sent_at"].isna() | in_range).astype(bool)
     else:
         out["sent_at_value"] = pd.Series(pd.NaT, index=out.index, dtype="datetime64[us]")
     for column in _FLAGS:
         if column in out.columns:
-            out[f"{column}_value"], out[f"{column}_is_flag"] = _flags(out[column])
+            value, _ = _flags(out[column])
+            out[f"{column}_value"] = value
+            out[f"ok_{column}"] = _ok(out[column], value.notna(), column)
     for column in _NUMBERS:
         if column in out.columns:
             number = pd.to_numeric(out[column], errors="coerce")
-            ok = number.notna() & np.isfinite(number) & (number >= 0 if column != "spend" else True)
-            out[f"{column}_value"] = number.where(number.notna() & np.isfinite(number))
-            out[f"{column}_is_number"] = _flag(out[column], ok)
+            finite = number.notna() & np.isfinite(number)
+            out[f"{column}_value"] = number.where(finite)
+            out[f"ok_{column}"] = _ok(out[column], finite & (number >= 0), column)
     if "treatment_arm" in out.columns:
-        control = out["treatment_arm"].map(is_control, na_action="ignore").fillna(False)
+        control = out["treatment_arm"].map(is_control, na_action="ignore").eq(True)
         has = control.groupby(out["campaign_text"]).transform("any")
         out["campaign_has_control"] = has.astype(bool)
     if {"visited_value", "converted_value"} <= set(out.columns):
         out["conversion_has_visit"] = ~((out["converted_value"] == 1) & (out["visited_value"] == 0))
     if {"spend_value", "converted_value"} <= set(out.columns):
         out["spend_has_conversion"] = ~((out["spend_value"] > 0) & (out["converted_value"] == 0))
+    times = out.groupby("customer_key")["customer_key"].transform("size")
+    out["ok_once"] = (times == 1).to_numpy()
+    mark_rows(out, suites.RULES)
+    twice = np.flatnonzero(~out["ok_once"].to_numpy(dtype=bool))
+    for i in twice:
+        seen = f"customer_id {out['customer_id_text'].iloc[i]!r} appears {times.iloc[i]} times "
+        why = seen + f"in campaign {out['campaign_text'].iloc[i]!r}"
+        before = out["row_problem"].iloc[i]
+        out.iat[i, out.columns.get_loc("row_problem")] = f"{before}; {why}" if before else why
+    out["row_is_valid"] = out["row_problem"].isna()
     return out
+
+
+def _ok(delivered: pd.Series, ok: pd.Series, column: str) -> pd.Series:
+    """A rule's flag: an empty value breaks it only in a column every row must fill."""
+    if column in _MUST_HAVE:
+        return ok.astype(bool)
+    empty = delivered.isna() | (delivered.astype("string").str.strip() == "").fillna(True)
+    return (empty | ok).astype(bool)
 
 
 def to_rows(parsed: pd.DataFrame) -> pd.DataFrame:
@@ -196,7 +231,7 @@ def _suites(delivered: list[str], now: datetime | None) -> list[Suite]:
             suites.schema_expectations(delivered, REQUIRED_COLUMNS, KNOWN_COLUMNS),
             delivered_only=True,
         ),
-        Suite("raw_campaign_exposures", suites.value_expectations(show, delivered, now)),
+        Suite("raw_campaign_exposures", suites.value_expectations(show, delivered)),
     ]
 
 
@@ -210,4 +245,5 @@ SOURCE = Source(
     to_rows=to_rows,
     suites=_suites,
     description="campaign sends and their outcomes (randomised arms and a control): uplift",
+    reason_column="row_problem",
 )

@@ -26,6 +26,7 @@ import pandas as pd
 
 from expectations import ratings as suites
 from expectations.raw_gate import Suite
+from expectations.row_rules import mark_rows
 from warehouse.sources import Column, Source
 from warehouse.sources.orders import customer_ids
 
@@ -103,21 +104,7 @@ def parse(frame: pd.DataFrame, now: datetime | None = None) -> pd.DataFrame:
         when = parse_times(out["timestamp"])
         out["value_timestamp"] = when
         out["ok_timestamp"] = (when.notna() & (when <= latest)).astype(bool)
-    problems: list[list[str]] = [[] for _ in range(len(out))]
-    for rule in suites.RULES:
-        flag = f"ok_{rule.column}"
-        if flag not in out.columns:
-            continue
-        for i in np.flatnonzero(~out[flag].to_numpy(dtype=bool)):
-            shown = out[rule.column].iloc[i]
-            empty = shown is None or pd.isna(shown) or not str(shown).strip()
-            what = "is empty" if empty else f"is {str(shown)[:40]!r}"
-            problems[i].append(f"{rule.column} {what}, not {rule.rule}")
-    out["row_problem"] = pd.Series(
-        ["; ".join(p) if p else None for p in problems], index=out.index, dtype=object
-    )
-    out["row_is_valid"] = out["row_problem"].isna()
-    return out
+    return mark_rows(out, suites.RULES)
 
 
 def to_rows(parsed: pd.DataFrame) -> pd.DataFrame:

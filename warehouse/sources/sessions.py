@@ -28,6 +28,7 @@ import pandas as pd
 
 from expectations import sessions as suites
 from expectations.raw_gate import Suite
+from expectations.row_rules import mark_rows
 from warehouse.sources import Column, Source
 
 COUNTS = ("Administrative", "Informational", "ProductRelated")
@@ -54,6 +55,8 @@ MONTHS = {
     "november": "Nov",
     "december": "Dec",
 }
+#: The optional start time's rule (not in the suite's RULES: its check is the parse flag).
+START_RULE = suites.RowRule("session_start", "a date and time (ISO 8601)")
 _TRUE = {"true", "1", "t", "yes"}
 _FALSE = {"false", "0", "f", "no"}
 
@@ -126,7 +129,6 @@ def parse(frame: pd.DataFrame) -> pd.DataFrame:
     a good row). Works on CSV read as text and on typed Parquet alike.
     """
     out = frame.copy()
-    n = len(out)
     for column in COUNTS + DURATIONS + RATES + ("PageValues",) + CODES:
         if column not in out.columns:
             continue
@@ -161,21 +163,7 @@ def parse(frame: pd.DataFrame) -> pd.DataFrame:
             start = start.dt.tz_convert("UTC").dt.tz_localize(None)
         out["value_session_start"] = start.astype("datetime64[us]")
         out["ok_session_start"] = (start.notna() | out["session_start"].isna()).astype(bool)
-    problems = [[] for _ in range(n)]
-    rules = [*suites.RULES, suites.RowRule("session_start", "a date and time (ISO 8601)")]
-    for rule in rules:
-        flag = f"ok_{rule.column}"
-        if flag not in out.columns:
-            continue
-        for i in np.flatnonzero(~out[flag].to_numpy(dtype=bool)):
-            shown = out[rule.column].iloc[i]
-            what = "is empty" if pd.isna(shown) else f"is {str(shown)[:40]!r}"
-            problems[i].append(f"{rule.column} {what}, not {rule.rule}")
-    out["row_problem"] = pd.Series(
-        ["; ".join(p) if p else None for p in problems], index=out.index, dtype=object
-    )
-    out["row_is_valid"] = out["row_problem"].isna()
-    return out
+    return mark_rows(out, [*suites.RULES, START_RULE])
 
 
 def to_rows(parsed: pd.DataFrame) -> pd.DataFrame:

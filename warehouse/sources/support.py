@@ -33,6 +33,7 @@ import pandas as pd
 
 from expectations import support as suites
 from expectations.raw_gate import Suite
+from expectations.row_rules import mark_rows
 from mercato.pii import mask_free_text
 from warehouse.sources import Column, Source
 from warehouse.sources.orders import customer_ids
@@ -154,17 +155,7 @@ def parse(frame: pd.DataFrame, now: datetime | None = None) -> pd.DataFrame:
     blank = _text(delivered_at.astype(object)).isna()
     out["ok_sent_at"] = (blank | (sent.notna() & (sent <= latest))).astype(bool)
 
-    problems: list[list[str]] = [[] for _ in range(len(out))]
-    for rule in suites.RULES:
-        for i in np.flatnonzero(~out[f"ok_{rule.column}"].to_numpy(dtype=bool)):
-            shown = out[rule.column].iloc[i] if rule.column in out.columns else None
-            what = "is empty" if shown is None or pd.isna(shown) else f"is {str(shown)[:40]!r}"
-            problems[i].append(f"{rule.column} {what}, not {rule.rule}")
-    out["row_problem"] = pd.Series(
-        ["; ".join(p) if p else None for p in problems], index=out.index, dtype=object
-    )
-    out["row_is_valid"] = out["row_problem"].isna()
-    return out
+    return mark_rows(out, suites.RULES)
 
 
 def to_rows(parsed: pd.DataFrame) -> pd.DataFrame:
