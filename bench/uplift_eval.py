@@ -13,8 +13,16 @@ targeting, scikit-uplift's own TwoModels and ClassTransformation on the same row
 next to scikit-uplift's for the same scores, fit times, and whether the champion's top 30 %
 beats response targeting's.
 
+A continuous outcome (any value other than 0 and 1, such as ``spend``) is judged with the spend
+learners of ``models.uplift_spend`` (two-model, X-learner and two-part on ridge regression and
+gradient boosting) against spend-response targeting and random: the Qini coefficient on spend and
+the incremental spend in the top 30%, the hold-out stratified by treatment and whether the row
+spent anything, the champion again chosen on a validation part of the training rows.
+
     python bench/uplift_eval.py --data ../shared/data/campaigns/hillstrom.csv \
         --treatment-col segment --outcome-col conversion
+    python bench/uplift_eval.py --data ../shared/data/campaigns/hillstrom.csv \
+        --treatment-col segment --outcome-col spend
 """
 
 from __future__ import annotations
@@ -39,6 +47,12 @@ from models.uplift import (
     make_classifier,
     stratified_split,
     uplift_metrics,
+)
+from models.uplift_spend import (
+    SPEND_ESTIMATORS,
+    SPEND_LEARNER_CLASSES,
+    SPEND_LEARNERS,
+    spend_metrics,
 )
 from warehouse.sources.campaigns import is_control
 
@@ -155,9 +169,62 @@ def evaluate_arm(x, y, t, seed: int, holdout: float) -> dict:
     }
 
 
-def summarise(runs: list[dict]) -> dict:
+def evaluate_spend_arm(x, y, t, seed: int, holdout: float) -> dict:
+    """Every spend learner on one arm-vs-control problem; the champion chosen on validation."""
+    strata = pd.DataFrame({"t": t, "y": y > 0})
+    fit_rows, test_rows = stratified_split(strata, holdout, seed, ("t", "y"))
+    inner_fit, inner_val = stratified_split(
+        strata.iloc[fit_rows].reset_index(drop=True), VALIDATION_SHARE, seed + 1, ("t", "y")
+    )
+    xf, yf, tf = x[fit_rows], y[fit_rows], t[fit_rows]
+    xt, yt, tt = x[test_rows], y[test_rows], t[test_rows]
+    validation = {}
+    for learner in SPEND_LEARNERS:
+        for estimator in SPEND_ESTIMATORS:
+            model = SPEND_LEARNER_CLASSES[learner](estimator, seed).fit(
+                xf[inner_fit], tf[inner_fit], yf[inner_fit]
+            )
+            validation[f"{learner}+{estimator}"] = UpliftCurves(
+                yf[inner_val], tf[inner_val], model.predict(xf[inner_val])
+            ).qini_coefficient()
+    champion = max(validation, key=lambda k: (np.nan_to_num(validation[k], nan=-np.inf), k))
+    results, seconds = {}, {}
+    for learner in (*SPEND_LEARNERS, "response"):
+        for estimator in SPEND_ESTIMATORS:
+            name = f"{learner}+{estimator}"
+            tick = time.perf_counter()
+            model = SPEND_LEARNER_CLASSES[learner](estimator, seed).fit(xf, tf, yf)
+            seconds[name] = round(time.perf_counter() - tick, 3)
+            results[name] = spend_metrics(yt, tt, model.predict(xt), TOP_SHARE)
+    rng = np.random.default_rng(seed)
+    draws = [spend_metrics(yt, tt, rng.random(len(yt)), TOP_SHARE) for _ in range(RANDOM_DRAWS)]
+    results["random"] = {k: float(np.mean([d[k] for d in draws])) for k in draws[0]}
+    key = f"incremental_spend_top{int(round(TOP_SHARE * 100))}"
+    response = max((n for n in results if n.startswith("response+")), key=lambda n: results[n][key])
+    return {
+        "n_fit": int(len(fit_rows)),
+        "n_holdout": int(len(test_rows)),
+        "holdout_spend": {"treated": float(yt[tt].sum()), "control": float(yt[~tt].sum())},
+        "validation_qini": validation,
+        "champion": champion,
+        "results": results,
+        "fit_seconds": seconds,
+        "acceptance": {
+            "champion_top30_incremental_spend": results[champion][key],
+            "best_response_top30_incremental_spend": results[response][key],
+            "champion_beats_response": bool(results[champion][key] > results[response][key]),
+        },
+    }
+
+
+def summarise(runs: list[dict], spend: bool = False) -> dict:
     """Mean and standard deviation over the hold-out splits, per arm and over arms."""
-    metrics = ("qini_coefficient", "auuc", f"incremental_top{int(round(TOP_SHARE * 100))}")
+    top = int(round(TOP_SHARE * 100))
+    metrics = (
+        ("qini_coefficient", f"incremental_spend_top{top}")
+        if spend
+        else ("qini_coefficient", "auuc", f"incremental_top{top}")
+    )
     names = list(next(iter(runs[0].values()))["results"])
     out: dict = {"splits": len(runs), "per_arm": {}, "mean_over_arms": {}}
 
@@ -225,13 +292,19 @@ def main(argv: list[str] | None = None) -> int:
     ]
     x = encode(frame, features)
     y = frame[args.outcome_col].astype(float).to_numpy()
+    spend = not set(np.unique(y[~np.isnan(y)])) <= {0.0, 1.0}
+    evaluate = evaluate_spend_arm if spend else evaluate_arm
     out: dict = {
         "data": str(args.data),
         "rows": len(frame),
         "features": features,
         "control": control,
         "holdout_share": args.holdout,
-        "stratified_by": [args.treatment_col, args.outcome_col],
+        "outcome": "continuous (spend learners)" if spend else "binary",
+        "stratified_by": [
+            args.treatment_col,
+            f"{args.outcome_col} > 0" if spend else args.outcome_col,
+        ],
         "arms": {},
     }
     tick = time.perf_counter()
@@ -241,11 +314,11 @@ def main(argv: list[str] | None = None) -> int:
         for arm in sorted(a for a in arms.unique() if a != control):
             rows = np.flatnonzero((arms == arm) | (arms == control))
             t = (arms.iloc[rows] == arm).to_numpy()
-            per_arm[arm] = evaluate_arm(x[rows], y[rows], t, seed, args.holdout)
+            per_arm[arm] = evaluate(x[rows], y[rows], t, seed, args.holdout)
         runs.append(per_arm)
     out["arms"] = runs[0]
     out["seconds"] = round(time.perf_counter() - tick, 1)
-    out["over_splits"] = summarise(runs)
+    out["over_splits"] = summarise(runs, spend)
     text = json.dumps(out, indent=2)
     print(text)
     if args.out:
