@@ -103,26 +103,41 @@ def _sklift_metrics(y, t, s) -> dict[str, float]:
         }
 
 
-def evaluate_arm(x, y, t, seed: int, holdout: float) -> dict:
-    """Every contender on one arm-vs-control problem; the champion chosen on validation."""
-    strata = pd.DataFrame({"t": t, "y": y})
+def split_rows(t, strata_y, seed: int, holdout: float) -> tuple[np.ndarray, ...]:
+    """Hold-out rows stratified by arm and ``strata_y``, and inside the training rows the
+    validation rows the champion is chosen on: (fit, test, inner fit, inner validation)."""
+    strata = pd.DataFrame({"t": t, "y": strata_y})
     fit_rows, test_rows = stratified_split(strata, holdout, seed, ("t", "y"))
     inner_fit, inner_val = stratified_split(
         strata.iloc[fit_rows].reset_index(drop=True), VALIDATION_SHARE, seed + 1, ("t", "y")
     )
-    xf, yf, tf = x[fit_rows], y[fit_rows], t[fit_rows]
-    xt, yt, tt = x[test_rows], y[test_rows], t[test_rows]
+    return fit_rows, test_rows, inner_fit, inner_val
+
+
+def choose_on_validation(
+    classes, learners, estimators, x, y, t, inner_fit, inner_val, seed: int
+) -> tuple[str, dict[str, float]]:
+    """Every learner x estimator fitted on ``inner_fit`` and scored by Qini on ``inner_val``;
+    the champion is the best (ties to the later name), as the ``uplift`` family chooses."""
     validation = {}
-    for learner in LEARNERS:
-        for estimator in ESTIMATORS:
-            model = LEARNER_CLASSES[learner](estimator, seed).fit(
-                xf[inner_fit], tf[inner_fit], yf[inner_fit]
-            )
-            s = model.predict(xf[inner_val])
+    for learner in learners:
+        for estimator in estimators:
+            model = classes[learner](estimator, seed).fit(x[inner_fit], t[inner_fit], y[inner_fit])
             validation[f"{learner}+{estimator}"] = UpliftCurves(
-                yf[inner_val], tf[inner_val], s
+                y[inner_val], t[inner_val], model.predict(x[inner_val])
             ).qini_coefficient()
     champion = max(validation, key=lambda k: (np.nan_to_num(validation[k], nan=-np.inf), k))
+    return champion, validation
+
+
+def evaluate_arm(x, y, t, seed: int, holdout: float) -> dict:
+    """Every contender on one arm-vs-control problem; the champion chosen on validation."""
+    fit_rows, test_rows, inner_fit, inner_val = split_rows(t, y, seed, holdout)
+    xf, yf, tf = x[fit_rows], y[fit_rows], t[fit_rows]
+    xt, yt, tt = x[test_rows], y[test_rows], t[test_rows]
+    champion, validation = choose_on_validation(
+        LEARNER_CLASSES, LEARNERS, ESTIMATORS, xf, yf, tf, inner_fit, inner_val, seed
+    )
 
     results, scores, seconds = {}, {}, {}
     for learner in (*LEARNERS, "response", "random"):
@@ -171,23 +186,20 @@ def evaluate_arm(x, y, t, seed: int, holdout: float) -> dict:
 
 def evaluate_spend_arm(x, y, t, seed: int, holdout: float) -> dict:
     """Every spend learner on one arm-vs-control problem; the champion chosen on validation."""
-    strata = pd.DataFrame({"t": t, "y": y > 0})
-    fit_rows, test_rows = stratified_split(strata, holdout, seed, ("t", "y"))
-    inner_fit, inner_val = stratified_split(
-        strata.iloc[fit_rows].reset_index(drop=True), VALIDATION_SHARE, seed + 1, ("t", "y")
-    )
+    fit_rows, test_rows, inner_fit, inner_val = split_rows(t, y > 0, seed, holdout)
     xf, yf, tf = x[fit_rows], y[fit_rows], t[fit_rows]
     xt, yt, tt = x[test_rows], y[test_rows], t[test_rows]
-    validation = {}
-    for learner in SPEND_LEARNERS:
-        for estimator in SPEND_ESTIMATORS:
-            model = SPEND_LEARNER_CLASSES[learner](estimator, seed).fit(
-                xf[inner_fit], tf[inner_fit], yf[inner_fit]
-            )
-            validation[f"{learner}+{estimator}"] = UpliftCurves(
-                yf[inner_val], tf[inner_val], model.predict(xf[inner_val])
-            ).qini_coefficient()
-    champion = max(validation, key=lambda k: (np.nan_to_num(validation[k], nan=-np.inf), k))
+    champion, validation = choose_on_validation(
+        SPEND_LEARNER_CLASSES,
+        SPEND_LEARNERS,
+        SPEND_ESTIMATORS,
+        xf,
+        yf,
+        tf,
+        inner_fit,
+        inner_val,
+        seed,
+    )
     results, seconds = {}, {}
     for learner in (*SPEND_LEARNERS, "response"):
         for estimator in SPEND_ESTIMATORS:

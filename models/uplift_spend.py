@@ -26,7 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from models.uplift import _fit_classifier, _proba, make_regressor, single_openmp_thread
+from models.uplift import (
+    Learner,
+    _fit_classifier,
+    _proba,
+    make_regressor,
+    single_openmp_thread,
+)
 
 #: The spend learners, in the order the bench prints them.
 SPEND_LEARNERS = ("two_model", "x_learner", "two_part")
@@ -55,21 +61,12 @@ def _predict(model: Any, x: np.ndarray) -> np.ndarray:
         return np.asarray(model.predict(x), dtype=float)
 
 
-class SpendLearner:
+class SpendLearner(Learner):
     """A spend-uplift learner for one treated arm against the control: ``fit`` then ``predict``
-    (the predicted incremental spend of each row)."""
-
-    name = ""
+    (the predicted incremental spend of each row); ``estimator`` is a regressor kind."""
 
     def __init__(self, estimator: str = "linear", seed: int = 0) -> None:
-        self.estimator = estimator
-        self.seed = seed
-
-    def fit(self, x: np.ndarray, treated: np.ndarray, spend: np.ndarray) -> SpendLearner:
-        raise NotImplementedError
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        super().__init__(estimator, seed)
 
 
 class SpendTwoModel(SpendLearner):

@@ -39,7 +39,7 @@ from expectations import campaigns as suites
 from expectations.raw_gate import Suite
 from expectations.row_rules import mark_rows
 from warehouse.sources import Column, Source
-from warehouse.sources.orders import _flag, _parse_dates, customer_ids
+from warehouse.sources.orders import _parse_dates, customer_ids
 
 EARLIEST = pd.Timestamp(suites.EARLIEST_DATE)
 
@@ -104,13 +104,13 @@ def is_control(arm: object) -> bool:
     return "".join(ch for ch in str(arm).lower() if ch.isalpha()) in CONTROL_ARMS
 
 
-def _flags(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """(0/1 values or NaN, parse flag) for a column of 0/1 or true/false values."""
+def _flags(values: pd.Series) -> pd.Series:
+    """0/1 values, NaN where a value is not 0/1 or true/false (or is missing)."""
     text = values.astype("string").str.strip().str.lower()
     value = pd.Series(np.nan, index=values.index)
     value[text.isin(_TRUE).fillna(False).to_numpy()] = 1.0
     value[text.isin(_FALSE).fillna(False).to_numpy()] = 0.0
-    return value, _flag(values, value.notna())
+    return value
 
 
 def parse(frame: pd.DataFrame, now: datetime | None = None) -> pd.DataFrame:
@@ -147,7 +147,7 @@ def parse(frame: pd.DataFrame, now: datetime | None = None) -> pd.DataFrame:
         out["sent_at_value"] = pd.Series(pd.NaT, index=out.index, dtype="datetime64[us]")
     for column in _FLAGS:
         if column in out.columns:
-            value, _ = _flags(out[column])
+            value = _flags(out[column])
             out[f"{column}_value"] = value
             out[f"ok_{column}"] = _ok(out[column], value.notna(), column)
     for column in _NUMBERS:
