@@ -480,10 +480,17 @@ def refit(model: Any, train: pd.DataFrame, items: pd.DataFrame | None = None) ->
 
 # -- evaluation ------------------------------------------------------------------------------
 def _holdout_lists(
-    model: Any, train: pd.DataFrame, test: pd.DataFrame, k: int, exclude_bought: bool
+    model: Any,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    k: int,
+    exclude_bought: bool,
+    truth: dict[str, set[str]] | None = None,
 ) -> tuple[dict[str, set[str]], dict[str, list[str]]]:
-    """(hold-out truth, the model's top-k list for every user in it)."""
-    truth = holdout_truth(train, test, exclude_bought)
+    """(hold-out truth, the model's top-k list for every user in it); ``truth``, when given,
+    is :func:`holdout_truth` of the same frames, computed once for many models."""
+    if truth is None:
+        truth = holdout_truth(train, test, exclude_bought)
     users = sorted(truth)
     if hasattr(model, "recommend_batch"):
         lists = model.recommend_batch(users, k=k, exclude_bought=exclude_bought)
@@ -498,13 +505,15 @@ def evaluate_recommendation(
     test: pd.DataFrame,
     k: int = 10,
     exclude_bought: bool = True,
+    truth: dict[str, set[str]] | None = None,
 ) -> dict[str, float]:
     """Hold-out metrics@k of any model with ``recommend_batch`` (or ``recommend``).
 
     The truth and the catalogue come from the data, not from the model, so a champion trained
-    on other data is judged on exactly the same hold-out as the challenger.
+    on other data is judged on exactly the same hold-out as the challenger. ``truth``: see
+    :func:`_holdout_lists`.
     """
-    truth, recs = _holdout_lists(model, train, test, k, exclude_bought)
+    truth, recs = _holdout_lists(model, train, test, k, exclude_bought, truth)
     return evaluate_topk(recs, truth, k, train["item_id"].nunique())
 
 
@@ -557,6 +566,7 @@ def tune_candidate(
     grid: Sequence[Mapping[str, Any]] | None = None,
     base: Mapping[str, Any] | None = None,
     min_rating: float | None = None,
+    cache: rs.Cache | None = None,
 ) -> tuple[dict[str, Any], float | None, list[dict[str, Any]]]:
     """(chosen params, their validation NDCG@k, every trial) for one method.
 
@@ -565,6 +575,8 @@ def tune_candidate(
     the defaults under every point (the hybrid's EASE part). A split with nothing to score
     keeps the defaults (validation NDCG None). With ``min_rating`` (explicit ratings) the
     methods learn in ratings mode and only validation items rated at least that well count.
+    ``cache`` (for the fitting part of this validation split) may be shared by the methods
+    tuned on the same ``train``: matrices, text similarities and EASE weights are built once.
     """
     chosen = {**DEFAULT_PARAMS[name], **dict(base or {})}
     if min_rating is not None:
@@ -573,14 +585,15 @@ def tune_candidate(
         return chosen, None, []
     fit_part, valid, _ = temporal_split(train, validation_days)
     valid = relevant(valid, min_rating)
-    if fit_part.empty or not holdout_truth(fit_part, valid, True):
+    truth = holdout_truth(fit_part, valid, True)
+    if fit_part.empty or not truth:
         return chosen, None, []
-    cache: rs.Cache = {}
+    cache = {} if cache is None else cache
     trials, best = [], (-1.0, chosen)
     for point in grid if grid is not None else TUNING_GRID[name]:
         params = {**chosen, **dict(point)}
         model = fit_candidate(name, fit_part, params, items, cache)
-        ndcg = evaluate_recommendation(model, fit_part, valid, k, exclude_bought=True)
+        ndcg = evaluate_recommendation(model, fit_part, valid, k, exclude_bought=True, truth=truth)
         score = ndcg[f"ndcg_at_{k}"]
         trials.append({"model": name, **dict(point), "validation_ndcg": score})
         if score > best[0]:
@@ -616,6 +629,8 @@ def score_candidates(
     users_in = sorted(truth_in)
     order = sorted(candidates, key=lambda c: c == "hybrid")  # the hybrid builds on EASE
     results, models, chosen = [], {}, {}
+    tune_cache: rs.Cache = {}  # every method is tuned on the same validation split
+    fit_cache: rs.Cache = {}  # and fitted on the same train
     for name in order:
         if name in TEXT_CANDIDATES and items is None:
             continue
@@ -626,11 +641,13 @@ def score_candidates(
             if name == "hybrid" and "ease" in chosen:
                 base = {p: chosen["ease"][p] for p in HYBRID_FROM_EASE}
             given, validation, trials = tune_candidate(
-                name, train, tune_days, items, k, base=base, min_rating=min_rating
+                name, train, tune_days, items, k, base=base, min_rating=min_rating, cache=tune_cache
             )
         tune_seconds = time.perf_counter() - start
         start = time.perf_counter()
-        model = fit_candidate(name, train, given, items, min_rating=min_rating)
+        model = fit_candidate(name, train, given, items, fit_cache, min_rating=min_rating)
+        for cache in (tune_cache, fit_cache):
+            rs.forget_user_weights(cache)
         seconds = time.perf_counter() - start
         chosen[name] = dict(model.params)
         lists_ex = dict(zip(users_ex, model.recommend_batch(users_ex, k, True), strict=True))

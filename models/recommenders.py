@@ -42,6 +42,13 @@ def cached(cache: Cache | None, key: Hashable, build: Callable[[], Any]) -> Any:
     return cache[key]
 
 
+def forget_user_weights(cache: Cache) -> None:
+    """Drop the user-kNN weights from ``cache``: users x neighbours, they grow with the
+    customers, and only the method that built them reads them."""
+    for key in [k for k in cache if isinstance(k, tuple) and str(k[0]).startswith("userknn")]:
+        del cache[key]
+
+
 # -- matrices --------------------------------------------------------------------------------
 def interaction_matrix(
     train: pd.DataFrame, extra_items: np.ndarray | None = None
