@@ -32,7 +32,7 @@ from pathlib import Path
 import pandas as pd
 
 from expectations import GateFailed, GateResult
-from mercato.settings import Settings
+from mercato.settings import Settings, duckdb_config
 from warehouse.sources import Source, UnknownSource, content_id, get_source, recognise
 
 SUFFIXES = (".csv", ".parquet", ".pq")
@@ -120,7 +120,7 @@ def ensure_raw_tables(settings: Settings) -> list[str]:
 
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     declared = sources(settings)
-    with duckdb.connect(str(settings.warehouse_path)) as con:
+    with duckdb.connect(str(settings.warehouse_path), config=duckdb_config(settings)) as con:
         for source in declared:
             con.execute(source.ddl())
         con.execute(BATCHES_DDL)
@@ -414,7 +414,7 @@ def _load(
     from warehouse.sources import sources
 
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(settings.warehouse_path)) as con:
+    with duckdb.connect(str(settings.warehouse_path), config=duckdb_config(settings)) as con:
         for declared in {s.name: s for s in [*sources(settings), source]}.values():
             con.execute(declared.ddl())
         con.execute(BATCHES_DDL)
