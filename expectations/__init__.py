@@ -33,6 +33,13 @@ class CheckResult:
     error: str | None = None
     #: the column whose values ``examples`` are (None for table-level checks)
     column: str | None = None
+    #: the GX expectation type (``expect_column_values_to_be_unique``...)
+    kind: str | None = None
+    #: GX's ``mostly``: the share of checked values that must pass (None: all of them)
+    mostly: float | None = None
+    #: values the check judged (non-missing ones for column checks): what ``unexpected_percent``
+    #: is a share of; a chunked read sums it over the chunks and judges ``mostly`` on the totals
+    checked_count: int | None = None
 
     def message(self) -> str:
         """One line: what was expected and how the data broke it."""
@@ -64,6 +71,8 @@ class GateResult:
     rows: int = 0
     data_docs: str | None = None
     report_path: str | None = None
+    #: suites not run because an earlier suite's critical check failed (the raw gate)
+    skipped_suites: list[str] = field(default_factory=list)
 
     @property
     def failures(self) -> list[CheckResult]:

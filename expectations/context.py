@@ -48,6 +48,7 @@ def run_suite(
     expectations: list[Any],
     frame: pd.DataFrame,
     row_numbers: bool = False,
+    update_docs: bool = True,
 ) -> list[CheckResult]:
     """Register ``suite_name`` (suite, validation definition, checkpoint) and validate ``frame``.
 
@@ -57,6 +58,9 @@ def run_suite(
     ``row_numbers`` fills :attr:`CheckResult.row_numbers` from the frame's index: only for a
     frame read from a delivered file in file order (the raw gate), where index ``i`` is data row
     ``i + 1``. A table read from the warehouse has no meaningful row order.
+
+    ``update_docs=False`` skips the Data Docs rebuild (a chunked read builds them once at the
+    end with :func:`build_data_docs`).
 
     Customer ids among the examples are replaced by their pseudonyms (``mercato.privacy``):
     the results go into reports, messages, logs and run summaries. The kept file and
@@ -86,7 +90,9 @@ def run_suite(
         gx.Checkpoint(
             name=suite_name,
             validation_definitions=[definition],
-            actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")]
+            if update_docs
+            else [],
             result_format={"result_format": "SUMMARY", "partial_unexpected_count": 20},
         )
     )
@@ -97,6 +103,12 @@ def run_suite(
         for result in validation.results:
             checks.append(_pseudonymised(_to_check(result, frame, row_numbers), pseudo))
     return checks
+
+
+def build_data_docs(settings: Settings, context: Any | None = None) -> str:
+    """Rebuild the local Data Docs site once; returns its front page."""
+    (context or get_context(settings)).build_data_docs()
+    return str(data_docs_index(settings))
 
 
 def _pseudonymised(check: CheckResult, pseudo: Any) -> CheckResult:
@@ -145,7 +157,18 @@ def _to_check(result: Any, frame: pd.DataFrame, row_numbers: bool) -> CheckResul
         if row_numbers
         else [],
         error=error,
+        kind=str(config.type),
+        mostly=kwargs.get("mostly"),
+        checked_count=_checked(details),
     )
+
+
+def _checked(details: dict[str, Any]) -> int | None:
+    """Values a column check judged: all elements less the missing ones (GX's denominator)."""
+    total = details.get("element_count")
+    if total is None:
+        return None
+    return int(total) - int(details.get("missing_count") or 0)
 
 
 def _observed(details: dict[str, Any]) -> list[Any]:

@@ -8,6 +8,7 @@ folder; two data folders never mix because every derived path lives below it.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +52,39 @@ def _number(name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ValueError(f"{name}={raw!r} is not a number") from None
+
+
+def _positive_int(name: str, default: int) -> int:
+    """An integer setting that must be at least 1; a clear error names the variable."""
+    raw = _env(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+_MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
+
+
+def _memory_limit(raw: str) -> str:
+    """A DuckDB memory size such as ``2GB`` or ``512MiB``, checked here rather than by DuckDB."""
+    if not _MEMORY.match(raw):
+        raise ValueError(
+            f"MERCATO_DUCKDB_MEMORY_LIMIT must be a size such as 2GB or 512MB, got {raw!r}"
+        )
+    return raw.strip()
+
+
+def duckdb_config(settings: Settings) -> dict[str, str]:
+    """DuckDB connection config bounding memory: the limit and the folder it spills to."""
+    settings.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        "memory_limit": settings.duckdb_memory_limit,
+        "temp_directory": str(settings.duckdb_temp_dir),
+    }
 
 
 def _join(extras: dict[str, str]) -> str:
@@ -121,6 +155,10 @@ class Settings:
     #: model families and raw sources beyond Mercato's own: name -> module
     extra_families: dict[str, str] = field(default_factory=dict)
     extra_sources: dict[str, str] = field(default_factory=dict)
+    #: raw files of chunkable sources with more rows than this are read and gated in chunks
+    ingest_chunk_rows: int = 1_000_000
+    #: DuckDB's memory_limit for landing and dbt; beyond it DuckDB spills to duckdb_temp_dir
+    duckdb_memory_limit: str = "2GB"
 
     # -- folders ------------------------------------------------------------------------------
     @property
@@ -142,6 +180,11 @@ class Settings:
     def warehouse_path(self) -> Path:
         """The DuckDB file that holds raw tables and dbt's marts."""
         return self.home / "warehouse" / "mercato.duckdb"
+
+    @property
+    def duckdb_temp_dir(self) -> Path:
+        """Where DuckDB spills joins and sorts that exceed ``duckdb_memory_limit``."""
+        return self.home / "warehouse" / "duckdb_tmp"
 
     @property
     def dbt_project_dir(self) -> Path:
@@ -250,6 +293,8 @@ class Settings:
             "MERCATO_MONITOR_MIN_REALISED_AUC": str(self.monitor_min_realised_auc),
             "MERCATO_MONITOR_MIN_REALISED_LIFT": str(self.monitor_min_realised_lift),
             "MERCATO_MONITOR_RANKED_CUSTOMERS": str(self.monitor_ranked_customers),
+            "MERCATO_INGEST_CHUNK_ROWS": str(self.ingest_chunk_rows),
+            "MERCATO_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
             "MERCATO_EXTRA_FAMILIES": _join(self.extra_families),
             "MERCATO_EXTRA_SOURCES": _join(self.extra_sources),
             "MLFLOW_TRACKING_URI": self.tracking_uri,
@@ -262,6 +307,7 @@ class Settings:
             self.archive_dir,
             self.quarantine_dir,
             self.warehouse_path.parent,
+            self.duckdb_temp_dir,
             self.dbt_target_dir,
             self.dbt_log_dir,
             self.gx_dir,
@@ -310,6 +356,8 @@ def get_settings() -> Settings:
         monitor_min_realised_auc=_number("MERCATO_MONITOR_MIN_REALISED_AUC", 0.55),
         monitor_min_realised_lift=_number("MERCATO_MONITOR_MIN_REALISED_LIFT", 1.0),
         monitor_ranked_customers=int(_number("MERCATO_MONITOR_RANKED_CUSTOMERS", 5000.0)),
+        ingest_chunk_rows=_positive_int("MERCATO_INGEST_CHUNK_ROWS", 1_000_000),
+        duckdb_memory_limit=_memory_limit(_env("MERCATO_DUCKDB_MEMORY_LIMIT", "2GB")),
         extra_families=parse_extras(_env("MERCATO_EXTRA_FAMILIES", ""), "MERCATO_EXTRA_FAMILIES"),
         extra_sources=parse_extras(_env("MERCATO_EXTRA_SOURCES", ""), "MERCATO_EXTRA_SOURCES"),
     )

@@ -69,6 +69,9 @@ def run_dbt(settings: Settings, args: list[str] | None = None) -> dict[str, Any]
     settings.dbt_log_dir.mkdir(parents=True, exist_ok=True)
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     os.environ["MERCATO_WAREHOUSE_PATH"] = str(settings.warehouse_path)
+    settings.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["MERCATO_DUCKDB_MEMORY_LIMIT"] = settings.duckdb_memory_limit
+    os.environ["MERCATO_DUCKDB_TEMP_DIR"] = str(settings.duckdb_temp_dir)
 
     # Progress goes to dbt.log in the log folder; the terminal gets errors and our summary.
     full = [

@@ -28,11 +28,12 @@ import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from expectations import GateFailed, GateResult
-from mercato.settings import Settings
+from expectations import CheckResult, GateFailed, GateResult
+from mercato.settings import Settings, duckdb_config
 from warehouse.sources import Source, UnknownSource, content_id, get_source, recognise
 
 SUFFIXES = (".csv", ".parquet", ".pq")
@@ -120,7 +121,7 @@ def ensure_raw_tables(settings: Settings) -> list[str]:
 
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     declared = sources(settings)
-    with duckdb.connect(str(settings.warehouse_path)) as con:
+    with duckdb.connect(str(settings.warehouse_path), config=duckdb_config(settings)) as con:
         for source in declared:
             con.execute(source.ddl())
         con.execute(BATCHES_DDL)
@@ -183,6 +184,9 @@ def ingest_file(
             warnings=[f"{path.name} was already loaded as batch {batch_id}; nothing changed"],
             source=kind.name,
         )
+    if kind.chunkable and _rows_above(path, settings.ingest_chunk_rows):
+        del data  # the chunked path holds one chunk at a time, not the file
+        return _ingest_chunked(settings, path, kind, column_map, sha256, batch_id, in_landing)
     try:
         raw = read_batch(path, data)
     except UnreadableBatch as err:
@@ -228,6 +232,148 @@ def ingest_file(
         quarantined_rows=kept_out,
         suppressed_rows=dropped,
     )
+
+
+def _rows_above(path: Path, limit: int) -> bool:
+    """True when the file has more data rows than ``limit`` (False when it cannot be told)."""
+    from warehouse.chunks import count_rows
+
+    try:
+        return count_rows(path) > limit
+    except UnreadableBatch:
+        return False  # the whole read refuses it with its usual message
+
+
+def _ingest_chunked(
+    settings: Settings,
+    path: Path,
+    kind: Source,
+    column_map: dict[str, str] | None,
+    sha256: str,
+    batch_id: str,
+    in_landing: bool,
+) -> IngestResult:
+    """``ingest_file`` for a big file of a chunkable source, one chunk in memory at a time.
+
+    Every chunk is parsed and gated by the source's suites (without uniqueness checks and
+    without rebuilding the Data Docs); while every chunk passes, its rows are converted and
+    staged as ``incoming/<batch>/part-*.parquet``, and each row's fingerprint as ``fp-*``.
+    A failed schema check stops at once (no later chunk can differ); a failed value check stops
+    the staging but not the gating, so the counts in the report cover the whole file. The
+    results are then merged as GX would judge the whole batch, uniqueness is counted over all
+    fingerprint parts in DuckDB, and only a passing batch is inserted, in one transaction.
+    """
+    from expectations.chunked import ROW, UNIQUE, merge_chunks, uniqueness_checks
+    from expectations.context import EXAMPLE_ROWS, build_data_docs
+    from expectations.raw_gate import expectation_kind, readable_failure, validate_batch
+    from warehouse.chunks import iter_chunks
+
+    staging = settings.home / "incoming" / batch_id
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    loaded_at = datetime.now(UTC).replace(tzinfo=None)
+    per_chunk: list[list[CheckResult]] = []
+    suites = None
+    delivered: list[str] = []
+    staging_rows, gating_complete, offset, dropped = True, True, 0, 0
+    try:
+        try:
+            for number, raw in enumerate(iter_chunks(path, settings.ingest_chunk_rows)):
+                raw.index = pd.RangeIndex(offset, offset + len(raw))
+                offset += len(raw)
+                frame = kind.map_columns(raw, column_map)
+                delivered = [str(c) for c in frame.columns]
+                parsed = kind.parse(frame)
+                if suites is None:
+                    suites = kind.suites(delivered, None)
+                result = validate_batch(
+                    parsed,
+                    suites,
+                    settings,
+                    batch_id,
+                    delivered,
+                    update_docs=False,
+                    without_kinds=frozenset({UNIQUE}),
+                )
+                per_chunk.append(result.checks)
+                if result.skipped_suites:
+                    staging_rows = gating_complete = False
+                    break  # a schema failure: no later chunk can differ, value checks did not run
+                part = f"{number:05d}.parquet"
+                # fingerprints of every chunk, failing or not: uniqueness is judged on them all
+                shown = [c for c in _unique_columns(suites) if c in parsed.columns]
+                if shown:
+                    parsed[shown].assign(**{ROW: parsed.index.to_numpy()}).to_parquet(
+                        staging / f"fp-{part}", index=False
+                    )
+                staging_rows = staging_rows and result.success
+                if not staging_rows:
+                    continue  # rows are converted only while every chunk so far has passed
+                rows = kind.to_rows(parsed).assign(
+                    batch_id=batch_id, loaded_at=pd.Timestamp(loaded_at)
+                )
+                rows, gone = drop_suppressed(settings, rows)
+                dropped += gone
+                rows.to_parquet(staging / f"part-{part}", index=False)
+        except UnreadableBatch as err:
+            result = GateResult(
+                gate=f"raw batch {batch_id}",
+                success=False,
+                checks=[readable_failure("file is readable", "the file cannot be read", str(err))],
+            )
+            _quarantine(settings, path, batch_id, kind.name, result, in_landing)
+            raise GateFailed(result.failure_message(), result) from err
+
+        checks = merge_chunks(per_chunk, EXAMPLE_ROWS)
+        if gating_complete and suites is not None:
+            unique = [e for s in suites for e in s.expectations if expectation_kind(e) == UNIQUE]
+            if unique:
+                checks += uniqueness_checks(settings, unique, staging, EXAMPLE_ROWS)
+        result = GateResult(
+            gate=f"raw batch {batch_id}",
+            success=not any(not c.success and c.severity == "critical" for c in checks),
+            checks=checks,
+            rows=offset,
+            data_docs=build_data_docs(settings),
+        )
+        if not result.success:
+            _quarantine(settings, path, batch_id, kind.name, result, in_landing)
+            raise GateFailed(result.failure_message(), result)
+
+        warnings = list(result.warnings)
+        archived = _keep(path, settings.archive_dir / batch_id, in_landing=False)
+        if dropped:
+            warnings.append(f"{dropped} lines of forgotten customers dropped (mercato forget)")
+            _redact_archived(settings, archived, batch_id)
+        count = _load_parts(settings, kind, staging, path, sha256, batch_id, loaded_at)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    if in_landing:
+        path.unlink()
+    return IngestResult(
+        batch_id=batch_id,
+        source_file=str(path),
+        rows=count,
+        status="loaded",
+        warnings=warnings,
+        source=kind.name,
+        suppressed_rows=dropped,
+    )
+
+
+def _unique_columns(suites: list[Any]) -> list[str]:
+    """The columns the uniqueness checks read and show (staged beside each chunk's rows)."""
+    from expectations.chunked import UNIQUE
+    from expectations.raw_gate import expectation_kind
+
+    columns: list[str] = []
+    for suite in suites:
+        for e in suite.expectations:
+            if expectation_kind(e) == UNIQUE:
+                for c in [e.column, *(e.meta or {}).get("show", [])]:
+                    if c not in columns:
+                        columns.append(c)
+    return columns
 
 
 def _suppressed_matcher(settings: Settings):  # type: ignore[no-untyped-def]
@@ -414,7 +560,7 @@ def _load(
     from warehouse.sources import sources
 
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(settings.warehouse_path)) as con:
+    with duckdb.connect(str(settings.warehouse_path), config=duckdb_config(settings)) as con:
         for declared in {s.name: s for s in [*sources(settings), source]}.values():
             con.execute(declared.ddl())
         con.execute(BATCHES_DDL)
@@ -434,6 +580,51 @@ def _load(
         finally:
             con.unregister("batch_frame")
     return len(rows)
+
+
+def _load_parts(
+    settings: Settings,
+    source: Source,
+    staging: Path,
+    path: Path,
+    sha256: str,
+    batch_id: str,
+    loaded_at: datetime,
+) -> int:
+    """``_load`` for a chunked batch: every staged ``part-*.parquet`` in one transaction."""
+    import duckdb
+
+    from warehouse.sources import sources
+
+    parts = sorted(staging.glob("part-*.parquet"))
+    with duckdb.connect(str(settings.warehouse_path), config=duckdb_config(settings)) as con:
+        for declared in {s.name: s for s in [*sources(settings), source]}.values():
+            con.execute(declared.ddl())
+        con.execute(BATCHES_DDL)
+        con.execute("begin transaction")
+        try:
+            count = 0
+            if parts:
+                files = [str(p) for p in parts]
+                con.execute(
+                    f"insert into {source.qualified_table} by name "
+                    "select * from read_parquet(?, union_by_name=true)",
+                    [files],
+                )
+                count = con.execute(
+                    f"select count(*) from {source.qualified_table} where batch_id = ?",
+                    [batch_id],
+                ).fetchone()[0]
+            con.execute(
+                "insert into raw.batches by name select ? as batch_id, ? as source_file, "
+                "? as sha256, ? as row_count, ? as loaded_at, 'loaded' as status, ? as source",
+                [batch_id, str(path), sha256, count, loaded_at, source.name],
+            )
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+    return int(count)
 
 
 # -- archive and quarantine ---------------------------------------------------------------------

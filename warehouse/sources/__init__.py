@@ -93,11 +93,16 @@ class Source:
     #: set, a batch that passes its gate loads its good rows and landing keeps the bad ones in
     #: ``quarantine/rows-<batch_id>/`` with the reason; None: the gate judges whole batches
     reason_column: str | None = None
+    #: files above ``MERCATO_INGEST_CHUNK_ROWS`` rows are read, gated and staged in chunks
+    #: (``warehouse.landing``); only for sources judged as whole batches (no ``reason_column``)
+    chunkable: bool = False
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]
         if len(set(names)) != len(names):
             raise ValueError(f"source {self.name}: a column is declared twice")
+        if self.chunkable and self.reason_column is not None:
+            raise ValueError(f"source {self.name}: a chunkable source cannot keep bad rows")
 
     @property
     def column_names(self) -> list[str]:

@@ -178,4 +178,5 @@ SOURCE = Source(
     to_rows=to_rows,
     suites=_suites,
     description="order lines (UCI Online Retail schema): the source of every current family",
+    chunkable=True,
 )
