@@ -141,8 +141,8 @@ def ingest_file(
     from expectations.raw_gate import readable_failure, validate_batch
 
     path = Path(path).expanduser().resolve()
-    data = path.read_bytes()
-    sha256 = hashlib.sha256(data).hexdigest()
+    with path.open("rb") as handle:  # streamed: a big file is never held whole for its hash
+        sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
     in_landing = path.parent == settings.landing_dir.resolve()
     column_map = column_map or _column_map_file(settings)
 
@@ -159,20 +159,20 @@ def ingest_file(
     try:
         kind = get_source(source, settings) if source else None
         if kind is None:
-            kind = recognise(read_columns(path, data), settings, column_map)
+            kind = recognise(read_columns(path), settings, column_map)
     except UnreadableBatch as err:
         raise refuse(
-            "file is readable", "the file cannot be read", str(err), content_id(data), "unknown"
+            "file is readable", "the file cannot be read", str(err), content_id(sha256), "unknown"
         ) from err
     except UnknownSource as err:
         raise refuse(
             "file matches a source",
             "no source has these columns",
             str(err),
-            content_id(data),
+            content_id(sha256),
             "unknown",
         ) from err
-    batch_id = kind.batch_id(data)
+    batch_id = kind.batch_id(sha256)
     if _already_loaded(settings, batch_id):
         if in_landing:
             path.unlink()
@@ -185,8 +185,8 @@ def ingest_file(
             source=kind.name,
         )
     if kind.chunkable and _rows_above(path, settings.ingest_chunk_rows):
-        del data  # the chunked path holds one chunk at a time, not the file
         return _ingest_chunked(settings, path, kind, column_map, sha256, batch_id, in_landing)
+    data = path.read_bytes()
     try:
         raw = read_batch(path, data)
     except UnreadableBatch as err:
@@ -472,20 +472,27 @@ def read_batch(path: Path, data: bytes | None = None) -> pd.DataFrame:
         raise UnreadableBatch(f"{path.name} is not a well-formed CSV file: {err}") from err
 
 
-def read_columns(path: Path, data: bytes | None = None) -> list[str]:
-    """The column names of a CSV header or a Parquet schema, without reading the rows."""
+def read_columns(path: Path) -> list[str]:
+    """The column names of a CSV header or a Parquet schema, without reading the rows.
+
+    Reads the first line (CSV) or the footer (Parquet) only, so a big file is recognised
+    without being loaded.
+    """
     import csv
-    import io
 
-    data = path.read_bytes() if data is None else data
-    if _file_kind(path, data) == "parquet":
-        import pyarrow.parquet as pq
+    with path.open("rb") as handle:
+        head = handle.read(65_536)
+        if _file_kind(path, head if head.strip() else b"") == "parquet":
+            import pyarrow.parquet as pq
 
-        try:
-            return list(pq.read_schema(io.BytesIO(data)).names)
-        except Exception as err:  # pyarrow raises several types for broken files
-            raise _not_parquet(path, err) from err
-    header = _utf8(path, data.split(b"\n", 1)[0])
+            try:
+                return list(pq.read_schema(path).names)
+            except Exception as err:  # pyarrow raises several types for broken files
+                raise _not_parquet(path, err) from err
+        if b"\n" not in head:  # a header line longer than the first block
+            handle.seek(0)
+            head = handle.readline()
+    header = _utf8(path, head.split(b"\n", 1)[0])
     return next(csv.reader([header.rstrip("\r")]), [])
 
 

@@ -11,7 +11,6 @@ from ``MERCATO_EXTRA_SOURCES``. See docs/architecture.md, "Adding a raw source".
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -38,9 +37,10 @@ RECOGNITION_SHARE = 0.5
 _TYPES = frozenset({"VARCHAR", "BIGINT", "DOUBLE", "TIMESTAMP", "BOOLEAN", "INTEGER", "DATE"})
 
 
-def content_id(data: bytes) -> str:
-    """First 16 hex digits of the content's sha256: the same file is the same batch."""
-    return hashlib.sha256(data).hexdigest()[:16]
+def content_id(sha256: str) -> str:
+    """First 16 hex digits of the content's sha256 (hex digest): the same file is the same
+    batch."""
+    return sha256[:16]
 
 
 def normalised(name: str) -> str:
@@ -87,8 +87,9 @@ class Source:
     #: the Great Expectations suites of one batch (see :data:`Suites`)
     suites: Suites
     description: str = ""
-    #: a delivered file's bytes -> its batch id; content-derived, so a re-delivery is found
-    batch_id_of: Callable[[bytes], str] = content_id
+    #: a delivered file's sha256 (hex digest) -> its batch id; content-derived, so a
+    #: re-delivery is found
+    batch_id_of: Callable[[str], str] = content_id
     #: a helper column of ``parse`` holding each row's problems (None for a good row): when
     #: set, a batch that passes its gate loads its good rows and landing keeps the bad ones in
     #: ``quarantine/rows-<batch_id>/`` with the reason; None: the gate judges whole batches
@@ -116,9 +117,9 @@ class Source:
     def qualified_table(self) -> str:
         return f"raw.{self.table}"
 
-    def batch_id(self, data: bytes) -> str:
+    def batch_id(self, sha256: str) -> str:
         """How a delivered file's batch id is derived (by default from its content alone)."""
-        return self.batch_id_of(data)
+        return self.batch_id_of(sha256)
 
     def aliases(self) -> dict[str, str]:
         """Every accepted spelling (normalised) -> our column name."""
