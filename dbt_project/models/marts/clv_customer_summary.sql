@@ -82,8 +82,8 @@ final as (
 
         ---------- full period (up to observation_end)
         cast(n_purchase_days - 1 as bigint) as frequency,
-        cast(date_diff('day', first_purchase_day, last_purchase_day) as double) as recency_days,
-        cast(date_diff('day', first_purchase_day, observation_end) as double) as age_days,
+        cast({{ days_between('first_purchase_day', 'last_purchase_day') }} as double) as recency_days,
+        cast({{ days_between('first_purchase_day', 'observation_end') }} as double) as age_days,
         cast(coalesce(repeat_mean_amount, 0) as double) as monetary,
         cast(total_amount as double) as total_amount,
 
@@ -91,10 +91,10 @@ final as (
         n_calibration_days > 0 as in_calibration,
         cast(case when n_calibration_days > 0 then n_calibration_days - 1 end as bigint)
             as cal_frequency,
-        cast(date_diff('day', first_purchase_day, last_calibration_day) as double)
+        cast({{ days_between('first_purchase_day', 'last_calibration_day') }} as double)
             as cal_recency_days,
         cast(case when n_calibration_days > 0
-            then date_diff('day', first_purchase_day, calibration_end) end as double)
+            then {{ days_between('first_purchase_day', 'calibration_end') }} end as double)
             as cal_age_days,
         cast(case when n_calibration_days > 0
             then coalesce(calibration_repeat_mean_amount, 0) end as double) as cal_monetary,
