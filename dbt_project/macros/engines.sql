@@ -113,3 +113,18 @@
 {% macro spark__days_interval(n) -%}
     make_dt_interval({{ n }})
 {%- endmacro %}
+
+{#
+    numerator / denominator as a double. DuckDB divides decimals (exact_sum's decimal(38, 6),
+    a literal like 86400.0) as doubles; Spark keeps a decimal, rounded to 6 or 7 places
+    (decimal(28, 7) for seconds / 86400.0), so it divides doubles explicitly.
+#}
+{% macro ratio(numerator, denominator) -%}
+    {{ return(adapter.dispatch('ratio')(numerator, denominator)) }}
+{%- endmacro %}
+{% macro default__ratio(numerator, denominator) -%}
+    {{ numerator }} / {{ denominator }}
+{%- endmacro %}
+{% macro spark__ratio(numerator, denominator) -%}
+    cast({{ numerator }} as double) / {{ denominator }}
+{%- endmacro %}

@@ -57,17 +57,17 @@ per_customer as (
         count(*) as n_purchase_days,
         -- means as exact sums over counts: a plain avg(double) can differ in its last bit
         -- from run to run (thread order), and the marts must be identical on the same data
-        {{ exact_sum('amount') }} filter (where day_number > 1)
-            / nullif(count(*) filter (where day_number > 1), 0) as repeat_mean_amount,
+        {{ ratio(exact_sum('amount') ~ ' filter (where day_number > 1)',
+            'nullif(count(*) filter (where day_number > 1), 0)') }} as repeat_mean_amount,
         {{ exact_sum('amount') }} as total_amount,
         count(*) filter (where is_calibration) as n_calibration_days,
         max(purchase_day) filter (where is_calibration) as last_calibration_day,
-        {{ exact_sum('amount') }} filter (where is_calibration and day_number > 1)
-            / nullif(count(*) filter (where is_calibration and day_number > 1), 0)
+        {{ ratio(exact_sum('amount') ~ ' filter (where is_calibration and day_number > 1)',
+            'nullif(count(*) filter (where is_calibration and day_number > 1), 0)') }}
             as calibration_repeat_mean_amount,
         count(*) filter (where not is_calibration) as n_holdout_days,
-        {{ exact_sum('amount') }} filter (where not is_calibration)
-            / nullif(count(*) filter (where not is_calibration), 0) as holdout_mean_amount,
+        {{ ratio(exact_sum('amount') ~ ' filter (where not is_calibration)',
+            'nullif(count(*) filter (where not is_calibration), 0)') }} as holdout_mean_amount,
         {{ exact_sum('amount') }} filter (where not is_calibration) as holdout_total_amount
     from numbered
     group by customer_id
