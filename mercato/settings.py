@@ -152,6 +152,11 @@ class Settings:
         return self.home / "spark"
 
     @property
+    def spark_marts_dir(self) -> Path:
+        """The marts Spark writes, one Parquet folder each (its ``main`` database)."""
+        return self.spark_dir / "warehouse" / "main.db"
+
+    @property
     def dbt_project_dir(self) -> Path:
         return REPO_ROOT / "dbt_project"
 

@@ -3,8 +3,9 @@
 One generated batch is landed once, then built by dbt twice: on DuckDB in this process and on
 Spark (dbt-spark's session method, in a child process). Every order mart must have the same
 columns with the same types, the same row count and, with rows sorted by the mart's key, the
-same values: numbers within 1e-9 relative, text, dates and timestamps exactly. The Spark build
-runs once per module (it costs a JVM and about two minutes on a shared 2-core machine).
+same values: numbers within 1e-9 relative, text, dates and timestamps exactly. Then the reader,
+the mart gate and the feature export must read Spark's marts. The Spark build runs once per
+module (it costs a JVM and one to three minutes on a shared 2-core machine).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pandas as pd
 import pytest
 
 from mercato.settings import Settings, get_settings
-from warehouse import dbt, landing
+from warehouse import dbt, landing, reader
 
 #: relative tolerance for numbers (the engines may add floats in another order)
 RTOL = 1e-9
@@ -184,3 +185,44 @@ def test_spark_order_marts_equal_duckdb_row_for_row(builds: Builds) -> None:
             continue
         problems += _differences(mart, keys.get(mart, []), duck, spark)
     assert not problems, "\n".join(problems)
+
+
+def test_the_reader_serves_the_spark_marts(builds: Builds) -> None:
+    """With ``warehouse="spark"`` every reader call sees Spark's marts (this data folder's
+    DuckDB file holds raw tables only: it was copied before DuckDB built anything)."""
+    from features import store
+    from pipeline import stages
+
+    spark, marts = builds.spark, _order_marts(builds.duck)
+    with duckdb.connect(str(spark.warehouse_path), read_only=True) as con:
+        in_file = {
+            f"{schema}.{name}"
+            for schema, name in con.execute(
+                "select schema_name, table_name from duckdb_tables() where schema_name <> 'raw'"
+            ).fetchall()
+        }
+    assert not in_file, f"the Spark data folder's DuckDB file should hold no marts: {in_file}"
+
+    tables = reader.list_tables(spark)
+    assert [t for t in tables if t.startswith("main.")] == [f"main.{m}" for m in marts]
+    assert "raw.order_lines" in tables
+    counts = reader.table_counts(spark)
+    for mart in marts:
+        expected, _ = _spark_mart(spark, mart)
+        served = reader.read_table(spark, mart)
+        pd.testing.assert_frame_equal(
+            served.sort_values(list(served.columns)).reset_index(drop=True),
+            expected.sort_values(list(expected.columns)).reset_index(drop=True),
+        )
+        assert counts[mart] == len(expected)
+    lines = reader.query(spark, "select count(*) as n from main.fct_order_lines")
+    assert lines["n"][0] == counts["fct_order_lines"] > 0
+    # a mart Spark does not build is absent, as a source that has sent nothing
+    assert reader.query_if_built(spark, "select count(*) from main.fct_sessions") is None
+
+    # what the pipeline reads next: the mart gate and the feature export
+    assert stages.validate(spark)["success"]
+    exported = store.export_sources(spark)
+    assert exported[store.CUSTOMER_VIEW] == counts["customer_features"]
+    assert exported[store.PRODUCT_VIEW] == counts["product_features"]
+    assert exported[store.PRODUCT_REVIEW_VIEW] == 0, "no reviews on Spark: exported empty"
