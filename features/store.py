@@ -95,10 +95,17 @@ def export_sources(settings: Settings) -> dict[str, int]:
         )
     settings.feast_data_dir.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
+    # on Spark a mart of a source it leaves out is not built: its view is exported empty, as
+    # DuckDB exports the empty mart of a source that has sent nothing
+    unbuilt = reader.unbuilt_marts(settings)
     with reader.connect(settings) as con:
-        _check_marts(con, settings)
+        _check_marts(con, settings, unbuilt)
         for view_name, (mart, key, columns) in EXPORTS.items():
             snapshot = SNAPSHOTS.get(view_name, "snapshot_at")
+            relation = f"main.{mart}"
+            if mart in unbuilt:
+                names = [MART_KEYS.get(view_name, key), snapshot, *columns]
+                relation = f"(select {', '.join(f'null as {n}' for n in names)} limit 0)"
             select = ",\n".join(
                 [
                     f"CAST({MART_KEYS.get(view_name, key)} AS VARCHAR) AS {key}",
@@ -113,19 +120,22 @@ def export_sources(settings: Settings) -> dict[str, int]:
             tmp = target.with_suffix(".parquet.tmp")
             quoted = str(tmp).replace("'", "''")
             con.execute(
-                f"COPY (SELECT {select} FROM main.{mart} ORDER BY 2, 1) "
+                f"COPY (SELECT {select} FROM {relation} ORDER BY 2, 1) "
                 f"TO '{quoted}' (FORMAT parquet)"
             )
             os.replace(tmp, target)
-            row = con.execute(f"SELECT count(*) FROM main.{mart}").fetchone()
+            row = con.execute(f"SELECT count(*) FROM {relation}").fetchone()
             counts[view_name] = int(row[0]) if row else 0
     return counts
 
 
-def _check_marts(con: Any, settings: Settings) -> None:
-    """Fail with one message naming every missing mart or column, before writing anything."""
+def _check_marts(con: Any, settings: Settings, unbuilt: set[str]) -> None:
+    """Fail with one message naming every missing mart or column, before writing anything
+    (``unbuilt``: marts the engine does not build, exported empty)."""
     problems = []
     for view_name, (mart, key, columns) in EXPORTS.items():
+        if mart in unbuilt:
+            continue
         needed = [MART_KEYS.get(view_name, key), SNAPSHOTS.get(view_name, "snapshot_at")]
         needed += list(columns)
         found = {

@@ -103,6 +103,9 @@ class Settings:
     """Where every stage reads and writes, and the knobs a user may turn."""
 
     home: Path
+    #: the engine dbt builds the marts on: ``duckdb`` (embedded default) or ``spark``
+    #: (dbt-spark's session method, pyspark in local mode; docs/spark.md)
+    warehouse: str = "duckdb"
     online_store: str = "sqlite"
     redis_url: str = "redis://127.0.0.1:6379/0"
     mlflow_tracking_uri: str = ""
@@ -187,6 +190,16 @@ class Settings:
         return self.home / "warehouse" / "duckdb_tmp"
 
     @property
+    def spark_dir(self) -> Path:
+        """Spark's warehouse: raw tables exported as Parquet and the marts Spark writes."""
+        return self.home / "spark"
+
+    @property
+    def spark_marts_dir(self) -> Path:
+        """The marts Spark writes, one Parquet folder each (its ``main`` database)."""
+        return self.spark_dir / "warehouse" / "main.db"
+
+    @property
     def dbt_project_dir(self) -> Path:
         return REPO_ROOT / "dbt_project"
 
@@ -261,6 +274,7 @@ class Settings:
         """The environment under which ``get_settings()`` in a child returns these settings."""
         return {
             "MERCATO_HOME": str(self.home),
+            "MERCATO_WAREHOUSE": self.warehouse,
             "MERCATO_ONLINE_STORE": self.online_store,
             "MERCATO_REDIS_URL": self.redis_url,
             "MERCATO_MLFLOW_TRACKING_URI": self.mlflow_tracking_uri,
@@ -318,11 +332,24 @@ class Settings:
             path.mkdir(parents=True, exist_ok=True)
 
 
+#: the engines ``MERCATO_WAREHOUSE`` may name
+WAREHOUSES = ("duckdb", "spark")
+
+
+def _warehouse() -> str:
+    """``MERCATO_WAREHOUSE``; an unknown engine is an error naming the variable and the choices."""
+    value = _env("MERCATO_WAREHOUSE", "duckdb").strip().lower()
+    if value not in WAREHOUSES:
+        raise ValueError(f"MERCATO_WAREHOUSE={value!r} is not one of {', '.join(WAREHOUSES)}")
+    return value
+
+
 def get_settings() -> Settings:
     """Read settings from the environment now (never cached, so tests can change it)."""
     home = Path(_env("MERCATO_HOME", str(REPO_ROOT / ".mercato"))).expanduser().resolve()
     return Settings(
         home=home,
+        warehouse=_warehouse(),
         online_store=_env("MERCATO_ONLINE_STORE", "sqlite").lower(),
         redis_url=_env("MERCATO_REDIS_URL", "redis://127.0.0.1:6379/0"),
         mlflow_tracking_uri=_env("MERCATO_MLFLOW_TRACKING_URI", ""),

@@ -1,8 +1,14 @@
-"""The one reader of the DuckDB warehouse for every stage after landing.
+"""The one reader of the warehouse for every stage after landing.
 
 Marts, feature exports, training sets, provenance and the demo read the warehouse through
 here, always read-only (DuckDB allows one writer; readers never hold its lock for long), so
 moving the warehouse to another engine changes this module. Landing and dbt are the writers.
+
+With ``MERCATO_WAREHOUSE=spark`` the raw tables stay in the DuckDB file and the marts are the
+Parquet folders Spark wrote (``settings.spark_marts_dir``): a connection is then an in-memory
+DuckDB with the file attached read-only, a view ``raw.<table>`` over each raw table and a view
+``main.<mart>`` over each mart's folder, so every caller's SQL stays the same on both engines.
+Marts that only DuckDB builds (sources Spark leaves out) are absent there.
 """
 
 from __future__ import annotations
@@ -27,11 +33,71 @@ def connect(settings: Settings) -> Iterator[Any]:
 
     if not settings.warehouse_path.exists():
         raise FileNotFoundError(f"no warehouse at {settings.warehouse_path}: run ingest first")
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    if settings.warehouse == "spark":
+        con = _spark_connection(settings)
+    else:
+        con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
         yield con
     finally:
         con.close()
+
+
+#: The name the DuckDB file is attached under in a Spark connection.
+_ATTACHED = "duckdb_warehouse"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _spark_connection(settings: Settings) -> Any:
+    """An in-memory DuckDB where ``raw.*`` are views over the DuckDB file (attached read-only)
+    and ``main.<mart>`` views over the Parquet folders Spark wrote; no data is copied."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach {_literal(str(settings.warehouse_path))} as {_ATTACHED} (read_only)")
+        con.execute("create schema raw")
+        raw_tables = con.execute(
+            "select table_name from duckdb_tables() "
+            "where database_name = ? and schema_name = 'raw' order by table_name",
+            [_ATTACHED],
+        ).fetchall()
+        for (name,) in raw_tables:
+            con.execute(f'create view raw."{name}" as select * from {_ATTACHED}.raw."{name}"')
+        for mart, folder in spark_marts(settings).items():
+            files = _literal(str(folder / "*.parquet"))
+            con.execute(f'create view main."{mart}" as select * from read_parquet({files})')
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def unbuilt_marts(settings: Settings) -> set[str]:
+    """Marts the selected engine has not built and need not: on Spark, the optional marts
+    (``may_be_empty``: sources other than orders, left out by ``warehouse.dbt.SPARK_EXCLUDED``)
+    missing from its folder. Always empty on DuckDB, which builds every mart."""
+    if settings.warehouse != "spark":
+        return set()
+    from expectations.marts import mart_suites
+
+    built = spark_marts(settings)
+    return {s.table for s in mart_suites() if s.may_be_empty and s.table not in built}
+
+
+def spark_marts(settings: Settings) -> dict[str, Any]:
+    """The marts Spark has written (a folder holding Parquet files each), by name."""
+    root = settings.spark_marts_dir
+    if not root.is_dir():
+        return {}
+    return {
+        folder.name: folder
+        for folder in sorted(root.iterdir())
+        if folder.is_dir() and any(folder.glob("*.parquet"))
+    }
 
 
 def query(settings: Settings, sql: str, parameters: list[Any] | None = None) -> Any:
@@ -57,12 +123,16 @@ def query_if_built(settings: Settings, sql: str) -> Any:
 
 
 def list_tables(settings: Settings) -> list[str]:
-    """Every data table (not view) as ``schema.name``; marts are in ``main``."""
+    """Every data table (not dbt's views) as ``schema.name``; marts are in ``main``."""
+    # on Spark the raw tables and the marts are views (see the module's docstring); on DuckDB
+    # views in main are dbt's staging models, not data tables
+    catalog = "duckdb_views()" if settings.warehouse == "spark" else "duckdb_tables()"
+    name = "view_name" if settings.warehouse == "spark" else "table_name"
     with connect(settings) as con:
         rows = con.execute(
-            "select schema_name, table_name from duckdb_tables() "
+            f"select schema_name, {name} from {catalog} "
             "where database_name = current_database() and schema_name in ('raw', 'main') "
-            "order by schema_name desc, table_name"
+            "and not internal order by schema_name desc, 2"
         ).fetchall()
     return [f"{schema}.{name}" for schema, name in rows]
 

@@ -9,7 +9,7 @@
         when {{ stock_code }} = '{{ code | upper }}' then '{{ kind }}'
     {%- endfor %}
     {%- for prefix in var('voucher_stock_code_prefixes') %}
-        when starts_with({{ stock_code }}, '{{ prefix | upper }}') then 'voucher'
+        when {{ text_starts_with(stock_code, "'" ~ (prefix | upper) ~ "'") }} then 'voucher'
     {%- endfor %}
         else 'product'
     end

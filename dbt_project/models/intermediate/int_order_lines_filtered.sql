@@ -31,7 +31,7 @@ final as (
         ---------- ids
         md5(concat_ws('|',
             invoice_no, stock_code, coalesce(description, ''), quantity, unit_price,
-            strftime(ordered_at, '%Y-%m-%d %H:%M:%S'), customer_id, country
+            {{ timestamp_text('ordered_at') }}, customer_id, country
         )) as order_line_id,
         invoice_no,
         stock_code,

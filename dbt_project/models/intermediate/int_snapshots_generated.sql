@@ -21,12 +21,13 @@ bounds as (
 
 spine as (
 
-    select unnest(range(
-        last_snapshot_at,
-        first_ordered_at,
-        -to_days({{ var('snapshot_every_days') }})
-    )) as snapshot_at
-    from bounds
+    -- every snapshot_every_days days back from the last snapshot, all after the first order
+    select spine.snapshot_at
+    from {{ descending_day_spine(
+        'last_snapshot_at', 'first_ordered_at', var('snapshot_every_days'), 'bounds'
+    ) }} as spine
+    cross join bounds
+    where spine.snapshot_at > bounds.first_ordered_at
 
 ),
 

@@ -35,7 +35,7 @@ labelled_snapshots as (
         cast(features.snapshot_at as date) as snapshot_day
     from features
     cross join (select snapshot_at as data_end_at from snapshots where is_latest) as bounds
-    where features.snapshot_at + to_days({{ var('churn_horizon_days') }})
+    where features.snapshot_at + {{ days_interval(var('churn_horizon_days')) }}
         <= bounds.data_end_at
 
 ),
@@ -46,9 +46,9 @@ history as (
         labelled_snapshots.customer_id,
         labelled_snapshots.snapshot_at,
         count(*) - 1 as repeat_days,
-        date_diff('day', min(purchase_days.purchase_day), max(purchase_days.purchase_day))
+        {{ days_between('min(purchase_days.purchase_day)', 'max(purchase_days.purchase_day)') }}
             as recency_days,
-        date_diff('day', min(purchase_days.purchase_day), labelled_snapshots.snapshot_day - 1)
+        {{ days_between('min(purchase_days.purchase_day)', 'labelled_snapshots.snapshot_day - 1') }}
             as age_days
     from labelled_snapshots
     inner join purchase_days

@@ -57,17 +57,17 @@ per_customer as (
         count(*) as n_purchase_days,
         -- means as exact sums over counts: a plain avg(double) can differ in its last bit
         -- from run to run (thread order), and the marts must be identical on the same data
-        {{ exact_sum('amount') }} filter (where day_number > 1)
-            / nullif(count(*) filter (where day_number > 1), 0) as repeat_mean_amount,
+        {{ ratio(exact_sum('amount') ~ ' filter (where day_number > 1)',
+            'nullif(count(*) filter (where day_number > 1), 0)') }} as repeat_mean_amount,
         {{ exact_sum('amount') }} as total_amount,
         count(*) filter (where is_calibration) as n_calibration_days,
         max(purchase_day) filter (where is_calibration) as last_calibration_day,
-        {{ exact_sum('amount') }} filter (where is_calibration and day_number > 1)
-            / nullif(count(*) filter (where is_calibration and day_number > 1), 0)
+        {{ ratio(exact_sum('amount') ~ ' filter (where is_calibration and day_number > 1)',
+            'nullif(count(*) filter (where is_calibration and day_number > 1), 0)') }}
             as calibration_repeat_mean_amount,
         count(*) filter (where not is_calibration) as n_holdout_days,
-        {{ exact_sum('amount') }} filter (where not is_calibration)
-            / nullif(count(*) filter (where not is_calibration), 0) as holdout_mean_amount,
+        {{ ratio(exact_sum('amount') ~ ' filter (where not is_calibration)',
+            'nullif(count(*) filter (where not is_calibration), 0)') }} as holdout_mean_amount,
         {{ exact_sum('amount') }} filter (where not is_calibration) as holdout_total_amount
     from numbered
     group by customer_id
@@ -82,8 +82,8 @@ final as (
 
         ---------- full period (up to observation_end)
         cast(n_purchase_days - 1 as bigint) as frequency,
-        cast(date_diff('day', first_purchase_day, last_purchase_day) as double) as recency_days,
-        cast(date_diff('day', first_purchase_day, observation_end) as double) as age_days,
+        cast({{ days_between('first_purchase_day', 'last_purchase_day') }} as double) as recency_days,
+        cast({{ days_between('first_purchase_day', 'observation_end') }} as double) as age_days,
         cast(coalesce(repeat_mean_amount, 0) as double) as monetary,
         cast(total_amount as double) as total_amount,
 
@@ -91,10 +91,10 @@ final as (
         n_calibration_days > 0 as in_calibration,
         cast(case when n_calibration_days > 0 then n_calibration_days - 1 end as bigint)
             as cal_frequency,
-        cast(date_diff('day', first_purchase_day, last_calibration_day) as double)
+        cast({{ days_between('first_purchase_day', 'last_calibration_day') }} as double)
             as cal_recency_days,
         cast(case when n_calibration_days > 0
-            then date_diff('day', first_purchase_day, calibration_end) end as double)
+            then {{ days_between('first_purchase_day', 'calibration_end') }} end as double)
             as cal_age_days,
         cast(case when n_calibration_days > 0
             then coalesce(calibration_repeat_mean_amount, 0) end as double) as cal_monetary,

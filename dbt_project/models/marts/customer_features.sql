@@ -26,10 +26,7 @@ customers as (
 
 lines_bucketed as (
 
-    select order_lines.*, snapshots.snapshot_at
-    from order_lines
-    asof join snapshots
-        on order_lines.ordered_at < snapshots.snapshot_at
+    {{ lines_in_next_snapshot('order_lines', 'snapshots') }}
 
 ),
 
@@ -139,11 +136,12 @@ final as (
         running.snapshot_at,
 
         ---------- features (days are fractional: 1.5 = a day and a half before the snapshot)
-        date_diff('second', coalesce(running.last_order_at, running.first_seen_at),
-            running.snapshot_at) / 86400.0 as recency_days,
+        {{ ratio(seconds_between('coalesce(running.last_order_at, running.first_seen_at)',
+            'running.snapshot_at'), '86400.0') }} as recency_days,
         cast(running.n_invoices as bigint) as frequency,
         cast(running.net_amount as double) as monetary,
-        date_diff('second', running.first_seen_at, running.snapshot_at) / 86400.0 as tenure_days,
+        {{ ratio(seconds_between('running.first_seen_at', 'running.snapshot_at'), '86400.0') }}
+            as tenure_days,
         case
             when running.n_invoices > 0
                 then cast(running.gross_amount as double) / running.n_invoices

@@ -29,7 +29,7 @@ labelled_snapshots as (
     select features.customer_id, features.snapshot_at
     from features
     cross join (select snapshot_at as data_end_at from snapshots where is_latest) as bounds
-    where features.snapshot_at + to_days({{ var('horizon_days') }}) <= bounds.data_end_at
+    where features.snapshot_at + {{ days_interval(var('horizon_days')) }} <= bounds.data_end_at
 
 ),
 
@@ -44,7 +44,7 @@ labelled as (
         on labelled_snapshots.customer_id = orders.customer_id
         and orders.ordered_at >= labelled_snapshots.snapshot_at
         and orders.ordered_at
-            < labelled_snapshots.snapshot_at + to_days({{ var('horizon_days') }})
+            < labelled_snapshots.snapshot_at + {{ days_interval(var('horizon_days')) }}
     group by labelled_snapshots.customer_id, labelled_snapshots.snapshot_at
 
 ),

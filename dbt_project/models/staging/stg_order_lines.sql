@@ -20,7 +20,7 @@ renamed as (
         nullif(trim(CustomerID), '') as customer_id,
 
         ---------- text (UTF-8 read as Latin-1 left "Â£" for "£": drop the stray "Â")
-        nullif(trim(regexp_replace(Description, 'Â([\x{00A0}-\x{00BF}])', '\1', 'g')), '')
+        nullif(trim({{ regexp_replace_all('Description', 'Â([\\x{00A0}-\\x{00BF}])', '\\1') }}), '')
             as description,
         coalesce(nullif(trim(Country), ''), 'Unspecified') as country,
 
@@ -43,8 +43,8 @@ flagged as (
 
     select
         *,
-        starts_with(invoice_no, 'C') as is_cancellation,
-        starts_with(invoice_no, 'A') as is_bad_debt_adjustment,
+        {{ text_starts_with('invoice_no', "'C'") }} as is_cancellation,
+        {{ text_starts_with('invoice_no', "'A'") }} as is_bad_debt_adjustment,
         {{ line_type('stock_code') }} as line_type,
         customer_id is null as is_missing_customer,
         row_number() over (
