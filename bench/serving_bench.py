@@ -15,10 +15,17 @@ latency of both, and BentoML's share of the bare throughput.
 Then a memory run: after a warm-up, 50,000 mixed requests to the BentoML service; the resident
 memory of its worker is compared before and after (goal: within 5%).
 
+With ``--workers N`` it measures the service against itself instead: one server with 1 worker
+and one with N (``MERCATO_SERVE_WORKERS``), the same requests alternating between them in
+rounds, at 1 and 8 connections, and prints the throughput ratio N workers / 1 worker per
+endpoint. Connections are kept alive, so a connection stays with the worker that accepted it;
+the client runs on the same cores as the servers.
+
 The data folder must hold champions and a materialized online store (``mercato run``); with
 ``--prepare`` a synthetic pipeline run makes one if it has none.
 
     .venv/bin/python bench/serving_bench.py [--home DIR] [--requests N] [--memory-requests N]
+    .venv/bin/python bench/serving_bench.py --workers 2 [--endpoints recommend,propensity]
 """
 
 from __future__ import annotations
@@ -381,6 +388,127 @@ def run(
     return result
 
 
+def workers_run(
+    settings: Settings,
+    workers: int,
+    requests: int = 12_000,
+    rounds: int = 4,
+    endpoints: tuple[str, ...] = GOAL_ENDPOINTS,
+    metrics: bool = True,
+) -> dict[str, Any]:
+    """Requests/s of the service with 1 worker and with ``workers``, on the same requests.
+
+    Both servers run at once (each idle while the other is measured) and get the same request
+    bodies in alternating rounds (``measure``), so load from anything else on the machine hits
+    both alike. Every worker must have answered before measuring starts (``/readyz`` is 200 as
+    soon as the first one is up).
+    """
+    from serving.launch import answering_workers, free_port, start_background
+
+    apply_runtime_env(settings)
+    out_dir = settings.home / "bench"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    bodies = workload(settings, max(requests, 2000))
+    counts = {"1 worker": 1, f"{workers} workers": workers}
+    result: dict[str, Any] = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "home": str(settings.home),
+        "requests_per_run": requests,
+        "rounds": rounds,
+        "cpu_count": os.cpu_count(),
+        "workers": workers,
+        "runs": [],
+    }
+    servers = []
+    try:
+        for name, count in counts.items():
+            port = free_port()
+            servers.append(
+                start_background(
+                    settings,
+                    port=port,
+                    timeout=300,
+                    log_path=out_dir / f"bentoml-{count}-workers.log",
+                    extra_env={
+                        "MERCATO_SERVE_WORKERS": str(count),
+                        "MERCATO_SERVING_METRICS": "1" if metrics else "0",
+                    },
+                )
+            )
+            pids = answering_workers(servers[-1].url, count, api_key=settings.api_key)
+            print(f"  {name}: pids {sorted(pids)} on port {port}", flush=True)
+        ports = {name: server.port for name, server in zip(counts, servers, strict=True)}
+        key = settings.api_key
+        for endpoint in endpoints:
+            batch = endpoint == "propensity_features_batch"
+            n = max(rounds, requests // 10) if batch else requests
+            for port in ports.values():
+                warm = bodies[endpoint][: max(20, n // 6)]
+                load(port, [_request(port, endpoint, b, key) for b in warm], 8)
+            for concurrency in (1, 8):
+                reqs = {
+                    name: [_request(port, endpoint, b, key) for b in bodies[endpoint][:n]]
+                    for name, port in ports.items()
+                }
+                for name, stats in measure(ports, reqs, concurrency, rounds).items():
+                    stats.update(
+                        server=name,
+                        workers=counts[name],
+                        endpoint=endpoint,
+                        concurrency=concurrency,
+                    )
+                    result["runs"].append(stats)
+                    print(
+                        f"  {endpoint:<20} c={concurrency} {name:<10} {stats['rps']:8.1f} rps  "
+                        f"p50 {stats['p50_ms']:6.2f} ms  p99 {stats['p99_ms']:6.2f} ms  "
+                        f"{stats['statuses']}",
+                        flush=True,
+                    )
+    finally:
+        for server in servers:
+            server.stop()
+    result["ratios"] = worker_ratios(result["runs"], workers)
+    path = out_dir / f"serving-workers-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+    path.write_text(json.dumps(result, indent=2))
+    result["path"] = str(path)
+    return result
+
+
+def worker_ratios(runs: list[dict[str, Any]], workers: int) -> list[dict[str, Any]]:
+    """Per endpoint and concurrency: requests/s with 1 and ``workers`` workers, and their ratio."""
+    by_key = {(r["endpoint"], r["concurrency"], r["workers"]): r for r in runs}
+    rows = []
+    for endpoint, concurrency, count in by_key:
+        if count != 1:
+            continue
+        one, many = by_key[(endpoint, concurrency, 1)], by_key[(endpoint, concurrency, workers)]
+        rows.append(
+            {
+                "endpoint": endpoint,
+                "concurrency": concurrency,
+                "rps_1": one["rps"],
+                f"rps_{workers}": many["rps"],
+                "ratio": round(many["rps"] / one["rps"], 3),
+                "p99_ms_1": one["p99_ms"],
+                f"p99_ms_{workers}": many["p99_ms"],
+            }
+        )
+    return rows
+
+
+def print_ratios(rows: list[dict[str, Any]], workers: int) -> None:
+    print(
+        f"\n| endpoint | c | 1 worker rps | {workers} workers rps | ratio | p99 ms 1 / {workers} |"
+    )
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['endpoint']} | {r['concurrency']} | {r['rps_1']:.0f} | "
+            f"{r[f'rps_{workers}']:.0f} | {r['ratio']:.2f} | {r['p99_ms_1']:.2f} / "
+            f"{r[f'p99_ms_{workers}']:.2f} |"
+        )
+
+
 def memory_run(
     pid: int, port: int, bodies: dict[str, list[dict]], key: str, total: int
 ) -> dict[str, Any]:
@@ -507,8 +635,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prepare", action="store_true", help="run the pipeline if no champions")
     parser.add_argument(
         "--endpoints",
-        default=",".join(ENDPOINTS),
+        default=None,
         help=f"comma-separated endpoints to measure (default: all of {', '.join(ENDPOINTS)})",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="compare the service with 1 and N workers (instead of against the bare app); "
+        "default endpoints: " + ",".join(GOAL_ENDPOINTS),
     )
     parser.add_argument("--bare-app-port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -519,7 +653,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.home:
         settings = dataclasses.replace(settings, home=args.home.expanduser().resolve())
     apply_runtime_env(settings)
-    endpoints = tuple(e.strip() for e in args.endpoints.split(",") if e.strip())
+    if args.workers is not None and args.workers < 2:
+        print("--workers takes 2 or more (it is compared with 1 worker)", file=sys.stderr)
+        return 2
+    chosen = args.endpoints or ",".join(GOAL_ENDPOINTS if args.workers else ENDPOINTS)
+    endpoints = tuple(e.strip() for e in chosen.split(",") if e.strip())
     unknown = [e for e in endpoints if e not in ENDPOINTS]
     if unknown or not endpoints:
         print(f"unknown endpoints {unknown}; choose from {', '.join(ENDPOINTS)}", file=sys.stderr)
@@ -545,6 +683,18 @@ def main(argv: list[str] | None = None) -> int:
         f"serving bench on {settings.home} ({args.requests} requests per measurement, "
         f"BentoML metrics {'off' if args.no_metrics else 'on'})"
     )
+    if args.workers:
+        result = workers_run(
+            settings,
+            args.workers,
+            args.requests,
+            args.rounds,
+            endpoints=endpoints,
+            metrics=not args.no_metrics,
+        )
+        print_ratios(result["ratios"], args.workers)
+        print(f"\nfigures written to {result['path']}")
+        return 0
     result = run(
         settings,
         args.requests,

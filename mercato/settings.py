@@ -55,14 +55,14 @@ def _number(name: str, default: float) -> float:
 
 
 def _positive_int(name: str, default: int) -> int:
-    """An integer setting that must be at least 1; a clear error names the variable."""
-    raw = _env(name, str(default))
+    """A whole number of at least 1; anything else is an error naming the variable."""
+    raw = _env(name, str(default)).strip()
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+        raise ValueError(f"{name}={raw!r} is not a whole number (expected 1 or more)") from None
     if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}")
+        raise ValueError(f"{name}={raw!r} must be 1 or more")
     return value
 
 
@@ -132,6 +132,8 @@ class Settings:
     feature_max_age_hours: float = 72.0
     serve_host: str = "127.0.0.1"
     serve_port: int = 3000
+    #: worker processes of the BentoML service; each loads the champions and follows the alias
+    serve_workers: int = 1
     api_key: str = ""
     #: seconds between the service's checks of the ``champion`` alias (0: never)
     model_poll_seconds: float = 30.0
@@ -295,6 +297,7 @@ class Settings:
             "MERCATO_FEATURE_MAX_AGE_HOURS": str(self.feature_max_age_hours),
             "MERCATO_SERVE_HOST": self.serve_host,
             "MERCATO_SERVE_PORT": str(self.serve_port),
+            "MERCATO_SERVE_WORKERS": str(self.serve_workers),
             "MERCATO_API_KEY": self.api_key,
             "MERCATO_MODEL_POLL_SECONDS": str(self.model_poll_seconds),
             "MERCATO_MAX_BODY_BYTES": str(self.max_body_bytes),
@@ -370,6 +373,7 @@ def get_settings() -> Settings:
         feature_max_age_hours=float(_env("MERCATO_FEATURE_MAX_AGE_HOURS", "72")),
         serve_host=_env("MERCATO_SERVE_HOST", "127.0.0.1"),
         serve_port=int(_env("MERCATO_SERVE_PORT", "3000")),
+        serve_workers=_positive_int("MERCATO_SERVE_WORKERS", 1),
         api_key=_env("MERCATO_API_KEY", ""),
         model_poll_seconds=_number("MERCATO_MODEL_POLL_SECONDS", 30.0),
         max_body_bytes=int(_number("MERCATO_MAX_BODY_BYTES", float(1 << 20))),

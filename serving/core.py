@@ -11,6 +11,7 @@ and a message that says what to do; the shells turn them into JSON responses.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -257,4 +258,5 @@ class MercatoCore:
             tracking_uri=self.settings.tracking_uri,
             poll_seconds=self.tracker.poll_seconds,
             last_checked_at=current.checked_at,
+            worker_pid=os.getpid(),
         )

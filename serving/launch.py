@@ -153,3 +153,38 @@ def start_process(
         )
     except ServerStartError as exc:
         raise ServiceStartError(str(exc)) from exc
+
+
+def answering_workers(
+    url: str, count: int, *, timeout: float = 180.0, api_key: str = ""
+) -> dict[int, dict]:
+    """Wait until ``count`` different workers have answered ``/model_info``; their answers by pid.
+
+    ``/readyz`` is 200 as soon as one worker is up, while the others may still be loading
+    their champions. Each call goes over a new connection, so the kernel hands it to whichever
+    worker accepts first. Raises ``ServiceStartError`` naming the workers seen after ``timeout``.
+    """
+    import time
+
+    import httpx
+
+    headers = {"Connection": "close", **({"X-API-Key": api_key} if api_key else {})}
+    seen: dict[int, dict] = {}
+    deadline = time.monotonic() + timeout
+    while len(seen) < count:
+        if time.monotonic() > deadline:
+            raise ServiceStartError(
+                f"only {len(seen)} of {count} workers answered /model_info within "
+                f"{timeout:.0f} s (pids {sorted(seen)})"
+            )
+        try:
+            response = httpx.post(f"{url}/model_info", json={}, headers=headers, timeout=10)
+        except httpx.HTTPError:  # a worker still starting may drop the connection
+            time.sleep(0.2)
+            continue
+        if response.status_code == 200:
+            body = response.json()
+            seen[body["worker_pid"]] = body
+        else:
+            time.sleep(0.2)
+    return seen

@@ -23,7 +23,9 @@ Exported, per endpoint (an API name; any other path is ``other``; health probes 
   ``mercato_monitor_last_run_timestamp_seconds``,
 
 followed by the process collector of ``prometheus_client`` (resident memory, CPU, open files).
-The figures belong to one worker process (the service runs one).
+The figures belong to the one worker process that answered the scrape: with
+``MERCATO_SERVE_WORKERS`` above 1 each worker counts its own requests, and a scrape through the
+shared port sees one of them (tell them apart by the process collector's figures).
 """
 
 from __future__ import annotations

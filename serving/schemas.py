@@ -311,6 +311,11 @@ class ModelInfoResponse(_Response):
     tracking_uri: str = Field(description="MLflow registry the service reads.")
     poll_seconds: float = Field(description="How often the service checks the alias.")
     last_checked_at: str | None = Field(description="Last alias check (UTC, ISO 8601).")
+    worker_pid: int = Field(
+        description="Process id of the worker that answered: the service runs "
+        "MERCATO_SERVE_WORKERS of them, each following the alias on its own.",
+        examples=[4242],
+    )
 
 
 class ErrorResponse(BaseModel):

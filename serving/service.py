@@ -19,6 +19,11 @@ every BentoML process alike.
   Invalid input: 400 naming the field. Online store down, or no champion yet: 503, and the
   service recovers by itself. Oversized body: 413; not JSON: 415.
 - ``MERCATO_API_KEY`` set: every call except health checks and docs needs the key (401).
+- Workers: ``MERCATO_SERVE_WORKERS`` processes (default 1) share the port. Each one loads the
+  champions and runs its own alias poll, so every worker swaps to a new champion within
+  ``MERCATO_MODEL_POLL_SECONDS`` of the move (not all at the same instant); ``/model_info``
+  names the worker that answered (``worker_pid``). ``/metrics`` and ``/admin_forget`` reach
+  one worker per call: the others drop a forgotten customer at their next alias check.
 - Overhead kept low (see ``serving.hotpath``): each API is bound once at start-up, and the
   start-up heap is frozen out of the garbage collector's full collections (again after every
   swap). BentoML's OpenTelemetry spans are not built (its default sample rate is 0, so they
@@ -98,14 +103,17 @@ def with_endpoints(endpoints: Iterable[Endpoint]) -> Callable[[type], type]:
     return decorate
 
 
-#: Every family's API (and the service's own), read once per process from the settings.
-APIS = family_apis(get_settings())
+#: The settings this module is built from, read once per process: BentoML's arbiter reads the
+#: worker count from the decorator below, and every worker imports this module again.
+SETTINGS = get_settings()
+#: Every family's API (and the service's own).
+APIS = family_apis(SETTINGS)
 ENDPOINTS = [endpoint for api in APIS for endpoint in api.endpoints]
 
 
 @bentoml.service(
     name="mercato",
-    workers=1,
+    workers=SETTINGS.serve_workers,
     threads=4,
     traffic={"timeout": 10},
     logging={"access": {"enabled": False}},
@@ -144,9 +152,7 @@ class Mercato:
 
 
 #: This process's request metrics (``None`` when switched off), shared with the guard.
-REQUEST_METRICS = (
-    RequestMetrics([e.name for e in ENDPOINTS]) if get_settings().serving_metrics else None
-)
+REQUEST_METRICS = RequestMetrics([e.name for e in ENDPOINTS]) if SETTINGS.serving_metrics else None
 # The guard stays outermost (the first middleware added is the outermost one).
 Mercato.add_asgi_middleware(Guard, metrics=REQUEST_METRICS)
 Mercato.add_asgi_middleware(DocsMiddleware, service=Mercato, apis=APIS)

@@ -244,10 +244,14 @@ def test_propensity_features(client, champions) -> None:
     assert batch["model_version"] == prop.version
 
 
-def test_model_info(client, serving_home) -> None:
+def test_model_info(client, server, serving_home) -> None:
+    import psutil
+
     body = client.post("/model_info", json={}).json()
     assert {m["name"]: m["version"] for m in body["models"]} == served_champions(serving_home)
     assert body["poll_seconds"] == 1.0
+    workers = {p.pid for p in psutil.Process(server.pid).children(recursive=True)}
+    assert body["worker_pid"] in workers  # the worker that answered, not the arbiter
     assert client.post("/model_info").status_code == 200  # an empty body is fine too
 
 
