@@ -73,6 +73,8 @@ class GateResult:
     report_path: str | None = None
     #: suites not run because an earlier suite's critical check failed (the raw gate)
     skipped_suites: list[str] = field(default_factory=list)
+    #: rows of each table checked (the mart gate)
+    table_rows: dict[str, int] = field(default_factory=dict)
 
     @property
     def failures(self) -> list[CheckResult]:

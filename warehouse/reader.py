@@ -17,7 +17,7 @@ import contextlib
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from mercato.settings import Settings
@@ -181,6 +181,29 @@ def read_table(settings: Settings, name: str, columns: list[str] | None = None) 
         select = ", ".join(f'"{c}"' for c in columns)
     with connect(settings) as con:
         return con.execute(f"select {select} from {_quoted(tables[name])}").fetchdf()
+
+
+class LazyTables(Mapping[str, Any]):
+    """Tables by name, each read (``read_table``) when asked for and not kept: a caller that
+    takes them one at a time holds one table in memory, not all of them."""
+
+    def __init__(self, settings: Settings, names: list[str]) -> None:
+        self._settings = settings
+        self._names = list(names)
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._names:
+            raise KeyError(name)
+        return read_table(self._settings, name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
 
 
 def _short(table: str) -> str:
