@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from expectations import GateResult
@@ -107,26 +108,38 @@ def check_marts(
     ``previous_counts`` are the row counts of the last run that passed (the row-count check
     compares against them). The caller keeps those counts and writes the report on failure.
     """
-    from expectations.context import data_docs_index, get_context, run_suite
+    from expectations.context import build_data_docs, data_docs_index, get_context, run_suite
     from expectations.marts import mart_suites
 
     now = now or datetime.now()
     context = get_context(settings)
-    checks, table_rows = [], {}
+    checks, table_rows, chunked = [], {}, False
     suites = [suite for suite in mart_suites() if suite.table in frames]
+    counter = getattr(frames, "count", None)
     for suite in suites:
-        table, frame = suite.table, frames[suite.table]
-        table_rows[table] = len(frame)
+        table = suite.table
+        big = counter is not None and counter(table) > settings.ingest_chunk_rows
         expectations = row_count_check(table, previous_counts.get(table), suite.may_be_empty)
-        if len(frame) or not suite.may_be_empty:
-            expectations += suite.checks(now)
-        if not expectations:
-            continue  # an empty mart whose source has sent nothing yet
-        table_checks = run_suite(settings, context, table, expectations, frame)
+        if big and _chunkable([*expectations, *suite.checks(now)]):
+            table_rows[table] = counter(table)
+            table_checks = _check_in_chunks(
+                settings, context, table, [*expectations, *suite.checks(now)], frames
+            )
+            chunked = True
+        else:
+            frame = frames[table]
+            table_rows[table] = len(frame)
+            if len(frame) or not suite.may_be_empty:
+                expectations += suite.checks(now)
+            if not expectations:
+                continue  # an empty mart whose source has sent nothing yet
+            table_checks = run_suite(settings, context, table, expectations, frame)
+            del frame
         for check in table_checks:
             check.name = f"{table}: {check.name}"
         checks += table_checks
-        del frame
+    if chunked:
+        build_data_docs(settings, context)
     return GateResult(
         gate="marts",
         success=not any(not c.success and c.severity == "critical" for c in checks),
@@ -135,3 +148,73 @@ def check_marts(
         data_docs=str(data_docs_index(settings)),
         table_rows=table_rows,
     )
+
+
+#: Row-level checks: GX judges them chunk by chunk and ``expectations.chunked`` merges the
+#: counts exactly. Uniqueness is counted in DuckDB and the row count on the whole table.
+ROW_KINDS = frozenset(
+    {
+        "expect_column_values_to_be_between",
+        "expect_column_values_to_be_in_set",
+        "expect_column_values_to_not_be_in_set",
+        "expect_column_values_to_not_be_null",
+        "expect_column_value_lengths_to_be_between",
+        "expect_column_pair_values_a_to_be_greater_than_b",
+    }
+)
+ROW_COUNT = "expect_table_row_count_to_be_between"
+
+
+def _chunkable(expectations: list[Any]) -> bool:
+    """Whether a suite can be judged in chunks with the same result as on the whole table:
+    only row-level checks, uniqueness of one column and the row count (not means or counts of
+    distinct values, which need every row at once)."""
+    from expectations.chunked import UNIQUE
+    from expectations.raw_gate import expectation_kind
+
+    return all(expectation_kind(e) in ROW_KINDS | {UNIQUE, ROW_COUNT} for e in expectations)
+
+
+def _check_in_chunks(
+    settings: Settings, context: Any, table: str, expectations: list[Any], tables: Any
+) -> list[Any]:
+    """One big mart's suite, one chunk of ``settings.ingest_chunk_rows`` rows in memory at a
+    time, judged as GX would judge the whole table (see ``expectations.chunked``).
+
+    ``tables`` gives the mart's row count (``count``), its rows in chunks (``chunks``) and
+    writes the columns a uniqueness check reads to Parquet (``export_columns``): the reader's
+    ``LazyTables``.
+    """
+    import tempfile
+    from copy import copy
+
+    import pandas as pd
+
+    from expectations.chunked import ROW, UNIQUE, merge_chunks, uniqueness_checks
+    from expectations.context import EXAMPLE_ROWS, run_suite
+    from expectations.raw_gate import expectation_kind
+
+    kinds = [expectation_kind(e) for e in expectations]
+    counted = [e for e, k in zip(expectations, kinds, strict=True) if k == ROW_COUNT]
+    unique = [e for e, k in zip(expectations, kinds, strict=True) if k == UNIQUE]
+    rows = [e for e, k in zip(expectations, kinds, strict=True) if k in ROW_KINDS]
+    checks: list[Any] = []
+    if counted:  # judged by GX on a frame of no columns and the table's length
+        length = pd.DataFrame(index=pd.RangeIndex(tables.count(table)))
+        checks += run_suite(settings, context, f"{table}.rows", counted, length, update_docs=False)
+    if rows:
+        # GX takes an expectation into one suite only: each chunk's run gets copies
+        per_chunk = [
+            run_suite(settings, context, table, [copy(e) for e in rows], chunk, update_docs=False)
+            for chunk in tables.chunks(table, settings.ingest_chunk_rows)
+        ]
+        checks += merge_chunks(per_chunk, EXAMPLE_ROWS)
+    if unique:
+        columns = [c for e in unique for c in [e.column, *(e.meta or {}).get("show", [])]]
+        with tempfile.TemporaryDirectory(dir=settings.duckdb_temp_dir) as folder:
+            tables.export_columns(table, list(dict.fromkeys(columns)), ROW, folder)
+            found = uniqueness_checks(settings, unique, Path(folder), EXAMPLE_ROWS)
+        for check in found:
+            check.row_numbers = []  # a warehouse table has no row order to number
+        checks += found
+    return checks

@@ -18,6 +18,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from mercato.settings import Settings
@@ -204,6 +205,42 @@ class LazyTables(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self._names)
+
+    def _relation(self, name: str) -> str:
+        tables = {_short(t): t for t in list_tables(self._settings)}
+        if name not in self._names or name not in tables:
+            raise KeyError(name)
+        return _quoted(tables[name])
+
+    def count(self, name: str) -> int:
+        """Rows of table ``name``, counted in the warehouse."""
+        with connect(self._settings) as con:
+            return int(con.execute(f"select count(*) from {self._relation(name)}").fetchone()[0])
+
+    def chunks(self, name: str, rows: int) -> Iterator[Any]:
+        """Table ``name`` in order as DataFrames of at most ``rows`` rows, converted as
+        ``read_table`` converts the whole table (DuckDB hands them over in vectors of 2,048
+        rows, so at least one vector is fetched at a time)."""
+        vectors = max(1, rows // 2048)
+        with connect(self._settings) as con:
+            con.execute(f"select * from {self._relation(name)}")
+            while len(fetched := con.fetch_df_chunk(vectors)):
+                for start in range(0, len(fetched), rows):
+                    yield fetched.iloc[start : start + rows]
+
+    def export_columns(self, name: str, columns: list[str], position: str, folder: str) -> None:
+        """``columns`` of table ``name`` with each row's position (0-based) as ``position``,
+        written by DuckDB to ``folder/fp-00000.parquet`` (the uniqueness checks read it)."""
+        for column in [*columns, position]:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", column):
+                raise ValueError(f"not a column name: {column!r}")
+        selected = ", ".join(f'"{c}"' for c in columns)
+        target = str(Path(folder) / "fp-00000.parquet").replace("'", "''")
+        with connect(self._settings) as con:
+            con.execute(
+                f'copy (select row_number() over () - 1 as "{position}", {selected} '
+                f"from {self._relation(name)}) to '{target}' (format parquet)"
+            )
 
 
 def _short(table: str) -> str:

@@ -3,6 +3,7 @@ column names, the mart gate, and the real dataset end to end."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,8 +12,8 @@ import duckdb
 import pytest
 from fixed_dates import END_DATE
 
-from expectations import GateFailed
-from mercato.settings import Settings
+from expectations import GateFailed, GateResult
+from mercato.settings import Settings, get_settings
 from warehouse import dbt, landing, reader
 
 if TYPE_CHECKING:
@@ -186,3 +187,68 @@ def test_real_dataset_passes_every_check(real_pipeline: PipelineRun) -> None:
     assert raw["CustomerID"].dropna().str.fullmatch(r"\d+").all()
     products = reader.read_table(settings, "dim_products", ["description"])
     assert not products["description"].str.contains("Â", na=False).any()
+
+
+def _mart_checks(result: GateResult | dict, table: str) -> dict[str, tuple]:
+    """(success, unexpected count, unexpected percent, examples) of ``table``'s checks."""
+    checks = result.checks if isinstance(result, GateResult) else result["checks"]
+    out = {}
+    for c in checks:
+        c = c if isinstance(c, dict) else dataclasses.asdict(c)
+        if c["name"].startswith(f"{table}: "):
+            out[c["name"]] = (
+                c["success"],
+                c["unexpected_count"],
+                c["unexpected_percent"],
+                sorted(map(str, c["examples"])),
+            )
+    return out
+
+
+def test_a_big_mart_is_gated_in_chunks_as_gx_judges_it_whole(
+    warehouse_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fct_order_lines above MERCATO_INGEST_CHUNK_ROWS is read a chunk at a time: the same
+    checks pass, and a duplicate id spread over two chunks and a bad price are caught with the
+    counts of the whole-table run."""
+    from expectations.mart_gate import check_marts
+    from pipeline import stages
+
+    rows = reader.table_counts(warehouse_settings)["fct_order_lines"]
+    assert rows > 3 * 400, "the batch is too small to make several chunks"
+    whole = stages.validate(warehouse_settings)
+    monkeypatch.setenv("MERCATO_INGEST_CHUNK_ROWS", "400")
+    small = get_settings()
+    chunked = stages.validate(small)
+    assert chunked["success"]
+    assert _mart_checks(chunked, "fct_order_lines") == _mart_checks(whole, "fct_order_lines")
+    assert len(_mart_checks(chunked, "fct_order_lines")) == 6  # row count and the five checks
+
+    with duckdb.connect(str(small.warehouse_path)) as con:
+        con.execute(
+            "update fct_order_lines set order_line_id = (select min(order_line_id) "
+            "from fct_order_lines) where order_line_id = (select max(order_line_id) "
+            "from fct_order_lines)"
+        )
+        con.execute(
+            "update fct_order_lines set unit_price = -1 where order_line_id in "
+            "(select order_line_id from fct_order_lines order by order_line_id limit 3)"
+        )
+    lazy = reader.LazyTables(small, ["fct_order_lines"])
+    seen = {}
+    for label, settings in (("whole", warehouse_settings), ("chunked", small)):
+        result = check_marts(
+            lazy
+            if label == "chunked"
+            else {"fct_order_lines": reader.read_table(small, "fct_order_lines")},
+            {},
+            settings,
+        )
+        assert not result.success
+        seen[label] = _mart_checks(result, "fct_order_lines")
+    assert seen["chunked"] == seen["whole"]
+    failed = {name for name, (ok, *_) in seen["chunked"].items() if not ok}
+    assert failed == {
+        "fct_order_lines: order_line_id is unique",
+        next(n for n in seen["chunked"] if "unit_price" in n),
+    }
