@@ -126,6 +126,10 @@ TUNING_GRID: dict[str, list[dict[str, Any]]] = {
 }
 #: The hybrid's parameters taken from EASE's tuned values.
 HYBRID_FROM_EASE = ("l2", "n_neighbors", "halflife_days")
+#: Most customers the grid search is run on: above it, a fixed random sample of them (and
+#: all their lines). The chosen parameters move little with more customers, and the search
+#: fits every method many times, so its time stays bounded as the shop grows.
+TUNE_MAX_USERS = 20_000
 
 
 @dataclass(frozen=True)
@@ -567,6 +571,7 @@ def tune_candidate(
     base: Mapping[str, Any] | None = None,
     min_rating: float | None = None,
     cache: rs.Cache | None = None,
+    max_users: int | None = TUNE_MAX_USERS,
 ) -> tuple[dict[str, Any], float | None, list[dict[str, Any]]]:
     """(chosen params, their validation NDCG@k, every trial) for one method.
 
@@ -577,13 +582,14 @@ def tune_candidate(
     methods learn in ratings mode and only validation items rated at least that well count.
     ``cache`` (for the fitting part of this validation split) may be shared by the methods
     tuned on the same ``train``: matrices, text similarities and EASE weights are built once.
+    Above ``max_users`` customers the search runs on :func:`tuning_sample` of them.
     """
     chosen = {**DEFAULT_PARAMS[name], **dict(base or {})}
     if min_rating is not None:
         chosen["min_rating"] = float(min_rating)
     if train["timestamp"].isna().any():
         return chosen, None, []
-    fit_part, valid, _ = temporal_split(train, validation_days)
+    fit_part, valid, _ = temporal_split(tuning_sample(train, max_users), validation_days)
     valid = relevant(valid, min_rating)
     truth = holdout_truth(fit_part, valid, True)
     if fit_part.empty or not truth:
@@ -599,6 +605,16 @@ def tune_candidate(
         if score > best[0]:
             best = (score, params)
     return best[1], best[0], trials
+
+
+def tuning_sample(train: pd.DataFrame, max_users: int | None = TUNE_MAX_USERS) -> pd.DataFrame:
+    """The lines of ``max_users`` customers drawn at random (seed 0, from the sorted ids) when
+    ``train`` has more, else ``train`` itself: the same sample for every method."""
+    users = np.sort(train["user_id"].unique())
+    if max_users is None or len(users) <= max_users:
+        return train
+    keep = np.random.default_rng(0).choice(users, size=int(max_users), replace=False)
+    return train[train["user_id"].isin(keep)].reset_index(drop=True)
 
 
 def score_candidates(
@@ -696,8 +712,16 @@ def _precision_curve_figure(models: Mapping[str, Any], train: pd.DataFrame, test
 
     fig, ax = figure()
     ks = [1, 2, 3, 5, 10, 15, 20]
+    truth = holdout_truth(train, test, exclude_bought=True)
+    catalog = train["item_id"].nunique()
     for name, model in models.items():
-        values = [evaluate_recommendation(model, train, test, k)[f"precision_at_{k}"] for k in ks]
+        _, lists = _holdout_lists(model, train, test, max(ks), True, truth)
+        values = [
+            evaluate_topk({u: r[:k] for u, r in lists.items()}, truth, k, catalog)[
+                f"precision_at_{k}"
+            ]
+            for k in ks
+        ]
         ax.plot(ks, values, marker="o", label=name)
     ax.set_xlabel("k")
     ax.set_ylabel("precision@k (bought excluded)")
@@ -797,6 +821,8 @@ class RecommendationFamily(ModelFamily):
                 "candidates": ",".join(r.name for r in results),
                 "champion_candidate": best.name,
                 "tuned_on": "validation split" if self.tune else "defaults",
+                "tune_max_users": TUNE_MAX_USERS,
+                "neighbour_pool": rs.NEIGHBOUR_POOL,
                 **{f"{r.name}.{p}": v for r in results for p, v in r.params.items()},
             },
             metrics={

@@ -9,7 +9,9 @@ Every method ends in one of two shapes that :class:`models.pyfunc.RecommenderMod
   cosine or Pearson similarity, shrunk towards 0 for users with few items in common.
 
 Every similarity is built block by block and pruned to the top-N per row, so its memory is
-``O(block x catalogue)``, never the square of it. EASE alone needs dense ``items x items``
+``O(block)``, never the square of the catalogue. User-kNN draws each user's neighbours from a
+pool of at most :data:`NEIGHBOUR_POOL` users (the ones with most items), so its time grows
+with the customers, not with their square. EASE alone needs dense ``items x items``
 matrices (a Gram matrix and its inverse); above :data:`DENSE_MAX_ITEMS` items the family
 switches EASE (and the hybrid's collaborative part) to item-kNN, which fits at any size.
 """
@@ -27,8 +29,15 @@ import scipy.sparse as sp
 #: arrays at once (the Gram matrix, its inverse, the weights: 24 bytes x n^2): 12,000 items is
 #: 3.5 GB. Above it EASE is replaced by item-kNN, whose memory grows with the catalogue only.
 DENSE_MAX_ITEMS = 12_000
-#: Rows of a similarity computed at once (a block is ``BLOCK_ROWS x n`` float32).
+#: Rows of a similarity computed at once (a block is ``BLOCK_ROWS x n`` float32) ...
 BLOCK_ROWS = 2_000
+#: ... and fewer where a row is wider than ``BLOCK_CELLS / BLOCK_ROWS`` (user-kNN on many
+#: customers), so a block and its float64 temporaries stay near 130 MB each.
+BLOCK_CELLS = 16_000_000
+#: Most users a user-kNN neighbour is chosen among: above it, the users with most items. The
+#: pruned similarity keeps top-N per user anyway, and the heaviest buyers are the neighbours
+#: with most to vote with; without the pool, fitting takes users x users time.
+NEIGHBOUR_POOL = 20_000
 
 Cache = dict[Hashable, Any]
 
@@ -121,27 +130,55 @@ def _top_n_block(block: np.ndarray, n: int, offset: int) -> tuple[np.ndarray, ..
     return local[keep] + offset, cols.ravel()[keep], vals[keep].astype(np.float32)
 
 
+def block_rows(width: int) -> int:
+    """Rows per block for rows ``width`` wide (:data:`BLOCK_ROWS`, fewer for wide rows)."""
+    return max(1, min(BLOCK_ROWS, BLOCK_CELLS // max(width, 1)))
+
+
 def top_n_rows(
     n_rows: int,
     n_cols: int,
     block: Callable[[int, int], np.ndarray],
     n: int,
     drop_diagonal: bool = True,
+    columns: np.ndarray | None = None,
 ) -> sp.csr_matrix:
     """A sparse matrix keeping the n largest positive entries per row of a dense product.
 
     ``block(start, stop)`` returns rows ``start:stop`` densely; only one block is in memory.
+    With ``columns`` (sorted column indices) a block holds those columns only, and the result
+    has non-zeros in them alone (the user-kNN neighbour pool).
     """
+    width = n_cols if columns is None else len(columns)
+    step = block_rows(width)
     parts: list[tuple[np.ndarray, ...]] = []
-    for start in range(0, n_rows, BLOCK_ROWS):
-        stop = min(start + BLOCK_ROWS, n_rows)
+    for start in range(0, n_rows, step):
+        stop = min(start + step, n_rows)
         dense = np.asarray(block(start, stop), dtype=np.float32)
         if drop_diagonal:
             r = np.arange(start, min(stop, n_cols))
-            dense[r - start, r] = 0.0
-        parts.append(_top_n_block(dense, n, start))
+            if columns is None:
+                dense[r - start, r] = 0.0
+            else:
+                at = np.searchsorted(columns, r)
+                hit = at < len(columns)
+                hit[hit] = columns[at[hit]] == r[hit]
+                dense[r[hit] - start, at[hit]] = 0.0
+        rows, cols, vals = _top_n_block(dense, n, start)
+        parts.append((rows, cols if columns is None else columns[cols], vals))
     rows, cols, vals = (np.concatenate(p) for p in zip(*parts, strict=True))
     return sp.csr_matrix((vals, (rows, cols)), shape=(n_rows, n_cols), dtype=np.float32)
+
+
+def neighbour_pool(x: sp.csr_matrix, size: int | None = None) -> np.ndarray | None:
+    """Sorted indices of the ``size`` (default :data:`NEIGHBOUR_POOL`) users with most items,
+    ties to the lower index; ``None`` when every user fits in the pool."""
+    limit = NEIGHBOUR_POOL if size is None else int(size)
+    n_users = x.shape[0]
+    if n_users <= limit:
+        return None
+    degree = np.diff(sp.csr_matrix(x).indptr)
+    return np.sort(np.lexsort((np.arange(n_users), -degree))[:limit])
 
 
 def _shrink(dot: np.ndarray, shrinkage: float) -> np.ndarray:
@@ -270,18 +307,22 @@ def fit_userknn(
     similarity: str = "cosine",
     n_neighbors: int = 50,
     shrinkage: float = 10.0,
+    pool_size: int | None = None,
 ) -> sp.csr_matrix:
     """Users x users similarity, top-N neighbours per user, shrunk by co-bought counts.
 
     ``cosine``: co-bought items / sqrt(items of u x items of v). ``pearson``: the correlation
     of the two users' mean-centred rows over the whole catalogue, which for purchases (0/1) is
-    the phi coefficient; a pair counts only where it is positive.
+    the phi coefficient; a pair counts only where it is positive. Neighbours come from
+    :func:`neighbour_pool` (``pool_size``).
     """
     if similarity not in ("cosine", "pearson"):
         raise ValueError(f"unknown user similarity {similarity!r}; use 'cosine' or 'pearson'")
     n_users, n_items = x.shape
+    pool = neighbour_pool(x, pool_size)
+    them = slice(None) if pool is None else pool
     degree = np.asarray(x.sum(axis=1)).ravel().astype(np.float64)
-    xt = x.T.tocsr()
+    xt = x[them].T.tocsr()
     if similarity == "cosine":
         norms = np.sqrt(np.maximum(degree, 1.0))
     else:
@@ -291,13 +332,13 @@ def fit_userknn(
     def block(start: int, stop: int) -> np.ndarray:
         co = (x[start:stop] @ xt).toarray().astype(np.float64)
         if similarity == "cosine":
-            sim = co / norms[start:stop, None] / norms[None, :]
+            sim = co / norms[start:stop, None] / norms[None, them]
         else:
-            cov = co / n_items - mean[start:stop, None] * mean[None, :]
-            sim = cov / std[start:stop, None] / std[None, :]
+            cov = co / n_items - mean[start:stop, None] * mean[None, them]
+            sim = cov / std[start:stop, None] / std[None, them]
         return sim * _shrink(co, shrinkage)
 
-    return top_n_rows(n_users, n_users, block, n_neighbors)
+    return top_n_rows(n_users, n_users, block, n_neighbors, columns=pool)
 
 
 # -- explicit ratings ------------------------------------------------------------------------
@@ -330,18 +371,21 @@ def fit_userknn_ratings(
     rated: sp.csr_matrix,
     n_neighbors: int = 50,
     shrinkage: float = 10.0,
+    pool_size: int | None = None,
 ) -> sp.csr_matrix:
     """User-based Pearson on explicit ratings: the correlation over the items both users rated.
 
     ``centred`` holds each user's ratings minus their mean (:func:`centred_ratings`), ``rated``
     (binary) which items each user rated. For users u and v with co-rated items I:
     ``sum_I c_u c_v / sqrt(sum_I c_u^2 * sum_I c_v^2)``, shrunk by ``n / (n + shrinkage)``
-    with n = |I|; top-N positive neighbours per user.
+    with n = |I|; top-N positive neighbours per user, from :func:`neighbour_pool` of ``rated``.
     """
     c = sp.csr_matrix(centred, dtype=np.float64)
     b = sp.csr_matrix(rated, dtype=np.float64)
     q = c.multiply(c).tocsr()
-    ct, bt, qt = c.T.tocsr(), b.T.tocsr(), q.T.tocsr()
+    pool = neighbour_pool(b, pool_size)
+    them = slice(None) if pool is None else pool
+    ct, bt, qt = c[them].T.tocsr(), b[them].T.tocsr(), q[them].T.tocsr()
 
     def block(start: int, stop: int) -> np.ndarray:
         num = (c[start:stop] @ ct).toarray()
@@ -352,4 +396,4 @@ def fit_userknn_ratings(
         sim = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
         return sim * _shrink(co, shrinkage)
 
-    return top_n_rows(c.shape[0], c.shape[0], block, n_neighbors)
+    return top_n_rows(c.shape[0], c.shape[0], block, n_neighbors, columns=pool)
