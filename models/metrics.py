@@ -95,14 +95,24 @@ def topk_per_user(
     users = [u for u, items in relevant.items() if len(set(items)) > 0]
     if not users:
         raise ValueError("no user has a relevant item: nothing to evaluate")
+    if k <= 0:
+        raise ValueError("k must be positive")
     values = {name: np.zeros(len(users)) for name in ("precision", "recall", "ndcg", "map")}
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    ideal = np.cumsum(discounts)
+    ranks = np.arange(1, k + 1)
     for i, user in enumerate(users):
-        recs = list(recommendations.get(user, ()))
+        # One hits array per user, each metric as its function above defines it.
         rel = set(relevant[user])
-        values["precision"][i] = precision_at_k(recs, rel, k)
-        values["recall"][i] = recall_at_k(recs, rel, k)
-        values["ndcg"][i] = ndcg_at_k(recs, rel, k)
-        values["map"][i] = average_precision_at_k(recs, rel, k)
+        hits = _hits(list(recommendations.get(user, ())), rel, k)
+        found = hits.sum()
+        n = len(hits)
+        values["precision"][i] = found / k
+        values["recall"][i] = found / len(rel)
+        values["ndcg"][i] = (hits * discounts[:n]).sum() / ideal[min(k, len(rel)) - 1]
+        if found:
+            precisions = np.cumsum(hits) / ranks[:n]
+            values["map"][i] = (precisions * hits).sum() / min(k, len(rel))
     return users, values
 
 

@@ -13,6 +13,7 @@ from models.metrics import (
     ndcg_at_k,
     precision_at_k,
     recall_at_k,
+    topk_per_user,
 )
 
 RECS = ["a", "b", "c", "d", "e"]
@@ -73,3 +74,19 @@ def test_evaluate_topk_averages_over_users_with_relevant_items() -> None:
 def test_evaluate_topk_refuses_empty_truth() -> None:
     with pytest.raises(ValueError):
         evaluate_topk({}, {"u": set()}, 5, 3)
+
+
+@pytest.mark.parametrize("k", [1, 3, 10])
+def test_per_user_values_equal_the_metric_functions(k: int) -> None:
+    import random
+
+    rng = random.Random(k)
+    recs = {u: [rng.randrange(30) for _ in range(rng.randrange(0, 15))] for u in range(200)}
+    truth = {u: {rng.randrange(30) for _ in range(rng.randrange(1, 12))} for u in range(210)}
+    users, values = topk_per_user(recs, truth, k)
+    for i, u in enumerate(users):
+        got = recs.get(u, [])
+        assert values["precision"][i] == pytest.approx(precision_at_k(got, truth[u], k))
+        assert values["recall"][i] == pytest.approx(recall_at_k(got, truth[u], k))
+        assert values["ndcg"][i] == pytest.approx(ndcg_at_k(got, truth[u], k))
+        assert values["map"][i] == pytest.approx(average_precision_at_k(got, truth[u], k))
