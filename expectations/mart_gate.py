@@ -118,19 +118,25 @@ def check_marts(
     counter = getattr(frames, "count", None)
     for suite in suites:
         table = suite.table
-        big = counter is not None and counter(table) > settings.ingest_chunk_rows
         expectations = row_count_check(table, previous_counts.get(table), suite.may_be_empty)
-        if big and _chunkable([*expectations, *suite.checks(now)]):
-            table_rows[table] = counter(table)
+        suite_checks = suite.checks(now)
+        # counted only where the count decides: a suite that cannot be chunked is read whole
+        rows = (
+            counter(table)
+            if counter is not None and _chunkable([*expectations, *suite_checks])
+            else None
+        )
+        if rows is not None and rows > settings.ingest_chunk_rows:
+            table_rows[table] = rows
             table_checks = _check_in_chunks(
-                settings, context, table, [*expectations, *suite.checks(now)], frames
+                settings, context, table, [*expectations, *suite_checks], frames, rows
             )
             chunked = True
         else:
             frame = frames[table]
             table_rows[table] = len(frame)
             if len(frame) or not suite.may_be_empty:
-                expectations += suite.checks(now)
+                expectations += suite_checks
             if not expectations:
                 continue  # an empty mart whose source has sent nothing yet
             table_checks = run_suite(settings, context, table, expectations, frame)
@@ -176,14 +182,19 @@ def _chunkable(expectations: list[Any]) -> bool:
 
 
 def _check_in_chunks(
-    settings: Settings, context: Any, table: str, expectations: list[Any], tables: Any
+    settings: Settings,
+    context: Any,
+    table: str,
+    expectations: list[Any],
+    tables: Any,
+    length: int,
 ) -> list[Any]:
     """One big mart's suite, one chunk of ``settings.ingest_chunk_rows`` rows in memory at a
     time, judged as GX would judge the whole table (see ``expectations.chunked``).
 
-    ``tables`` gives the mart's row count (``count``), its rows in chunks (``chunks``) and
-    writes the columns a uniqueness check reads to Parquet (``export_columns``): the reader's
-    ``LazyTables``.
+    ``length`` is the mart's row count (counted once by the caller). ``tables`` gives its rows
+    in chunks (``chunks``) and writes the columns a uniqueness check reads to Parquet
+    (``export_columns``): the reader's ``LazyTables``.
     """
     import tempfile
     from copy import copy
@@ -200,8 +211,8 @@ def _check_in_chunks(
     rows = [e for e, k in zip(expectations, kinds, strict=True) if k in ROW_KINDS]
     checks: list[Any] = []
     if counted:  # judged by GX on a frame of no columns and the table's length
-        length = pd.DataFrame(index=pd.RangeIndex(tables.count(table)))
-        checks += run_suite(settings, context, f"{table}.rows", counted, length, update_docs=False)
+        frame = pd.DataFrame(index=pd.RangeIndex(length))
+        checks += run_suite(settings, context, f"{table}.rows", counted, frame, update_docs=False)
     if rows:
         # GX takes an expectation into one suite only: each chunk's run gets copies
         per_chunk = [

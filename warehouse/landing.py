@@ -28,13 +28,16 @@ import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from expectations import CheckResult, GateFailed, GateResult
 from mercato.settings import Settings, duckdb_config
 from warehouse.sources import Source, UnknownSource, content_id, get_source, recognise
+
+if TYPE_CHECKING:
+    import duckdb
 
 SUFFIXES = (".csv", ".parquet", ".pq")
 COLUMN_MAP_FILE = "column_map.json"
@@ -68,6 +71,18 @@ class IngestResult:
     quarantined_rows: int = 0
     #: lines of forgotten customers dropped (``mercato forget``'s suppression list)
     suppressed_rows: int = 0
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """The delivered file of an accepted batch and what its raw rows are stamped with."""
+
+    path: Path
+    sha256: str
+    batch_id: str
+    source: Source
+    loaded_at: datetime
+    in_landing: bool
 
 
 class UnreadableBatch(Exception):
@@ -214,24 +229,8 @@ def ingest_file(
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
     rows = kind.to_rows(parsed).assign(batch_id=batch_id, loaded_at=pd.Timestamp(loaded_at))
     rows, dropped = drop_suppressed(settings, rows)
-    # Copied, not moved: the landing file leaves only once its rows are loaded.
-    archived = _keep(path, settings.archive_dir / batch_id, in_landing=False)
-    if dropped:
-        warnings.append(f"{dropped} lines of forgotten customers dropped (mercato forget)")
-        _redact_archived(settings, archived, batch_id)
-    count = _load(settings, kind, rows, path, sha256, batch_id, loaded_at)
-    if in_landing:
-        path.unlink()
-    return IngestResult(
-        batch_id=batch_id,
-        source_file=str(path),
-        rows=count,
-        status="loaded",
-        warnings=warnings,
-        source=kind.name,
-        quarantined_rows=kept_out,
-        suppressed_rows=dropped,
-    )
+    batch = _Batch(path, sha256, batch_id, kind, loaded_at, in_landing)
+    return _finish_batch(settings, batch, rows, warnings, dropped, kept_out)
 
 
 def _rows_above(path: Path, limit: int) -> bool:
@@ -340,23 +339,43 @@ def _ingest_chunked(
             _quarantine(settings, path, batch_id, kind.name, result, in_landing)
             raise GateFailed(result.failure_message(), result)
 
-        warnings = list(result.warnings)
-        archived = _keep(path, settings.archive_dir / batch_id, in_landing=False)
-        if dropped:
-            warnings.append(f"{dropped} lines of forgotten customers dropped (mercato forget)")
-            _redact_archived(settings, archived, batch_id)
-        count = _load_parts(settings, kind, staging, path, sha256, batch_id, loaded_at)
+        parts = sorted(staging.glob("part-*.parquet"))
+        batch = _Batch(path, sha256, batch_id, kind, loaded_at, in_landing)
+        return _finish_batch(settings, batch, parts, list(result.warnings), dropped)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    if in_landing:
-        path.unlink()
+
+
+def _finish_batch(
+    settings: Settings,
+    batch: _Batch,
+    rows: pd.DataFrame | list[Path],
+    warnings: list[str],
+    dropped: int,
+    kept_out: int = 0,
+) -> IngestResult:
+    """Archive, redact, load and release an accepted batch: the end of both ingest paths.
+
+    ``rows`` are the converted rows (whole read) or their staged Parquet parts (chunked read);
+    ``dropped`` lines of forgotten customers were already taken out of them, and ``kept_out``
+    bad rows quarantined.
+    """
+    # Copied, not moved: the landing file leaves only once its rows are loaded.
+    archived = _keep(batch.path, settings.archive_dir / batch.batch_id, in_landing=False)
+    if dropped:
+        warnings.append(f"{dropped} lines of forgotten customers dropped (mercato forget)")
+        _redact_archived(settings, archived, batch.batch_id)
+    count = _load(settings, batch, rows)
+    if batch.in_landing:
+        batch.path.unlink()
     return IngestResult(
-        batch_id=batch_id,
-        source_file=str(path),
+        batch_id=batch.batch_id,
+        source_file=str(batch.path),
         rows=count,
         status="loaded",
         warnings=warnings,
-        source=kind.name,
+        source=batch.source.name,
+        quarantined_rows=kept_out,
         suppressed_rows=dropped,
     )
 
@@ -548,24 +567,18 @@ def _already_loaded(settings: Settings, batch_id: str) -> bool:
     return bool(row[0])
 
 
-def _load(
-    settings: Settings,
-    source: Source,
-    rows: pd.DataFrame,
-    path: Path,
-    sha256: str,
-    batch_id: str,
-    loaded_at: datetime,
-) -> int:
+def _load(settings: Settings, batch: _Batch, rows: pd.DataFrame | list[Path]) -> int:
     """Append the batch to its raw table and its ``raw.batches`` row in one transaction.
 
-    Every declared source's raw table is created first (empty if it has sent nothing), so
-    dbt, whose staging reads them all, can build after any first batch.
+    ``rows`` is a frame (whole read) or the Parquet parts a chunked read staged. Every declared
+    source's raw table is created first (empty if it has sent nothing), so dbt, whose staging
+    reads them all, can build after any first batch. Returns the rows loaded.
     """
     import duckdb
 
     from warehouse.sources import sources
 
+    source = batch.source
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(settings.warehouse_path), config=duckdb_config(settings)) as con:
         for declared in {s.name: s for s in [*sources(settings), source]}.values():
@@ -573,65 +586,48 @@ def _load(
         con.execute(BATCHES_DDL)
         con.execute("begin transaction")
         try:
-            con.register("batch_frame", rows)
-            con.execute(f"insert into {source.qualified_table} by name select * from batch_frame")
+            count = _insert_rows(con, source, rows, batch.batch_id)
             con.execute(
                 "insert into raw.batches by name select ? as batch_id, ? as source_file, "
                 "? as sha256, ? as row_count, ? as loaded_at, 'loaded' as status, ? as source",
-                [batch_id, str(path), sha256, len(rows), loaded_at, source.name],
+                [
+                    batch.batch_id,
+                    str(batch.path),
+                    batch.sha256,
+                    count,
+                    batch.loaded_at,
+                    source.name,
+                ],
             )
             con.execute("commit")
         except Exception:
             con.execute("rollback")
             raise
+    return count
+
+
+def _insert_rows(
+    con: duckdb.DuckDBPyConnection, source: Source, rows: pd.DataFrame | list[Path], batch_id: str
+) -> int:
+    """Insert a frame, or every staged Parquet part, into the source's raw table; returns rows."""
+    if isinstance(rows, pd.DataFrame):
+        con.register("batch_frame", rows)
+        try:
+            con.execute(f"insert into {source.qualified_table} by name select * from batch_frame")
         finally:
             con.unregister("batch_frame")
-    return len(rows)
-
-
-def _load_parts(
-    settings: Settings,
-    source: Source,
-    staging: Path,
-    path: Path,
-    sha256: str,
-    batch_id: str,
-    loaded_at: datetime,
-) -> int:
-    """``_load`` for a chunked batch: every staged ``part-*.parquet`` in one transaction."""
-    import duckdb
-
-    from warehouse.sources import sources
-
-    parts = sorted(staging.glob("part-*.parquet"))
-    with duckdb.connect(str(settings.warehouse_path), config=duckdb_config(settings)) as con:
-        for declared in {s.name: s for s in [*sources(settings), source]}.values():
-            con.execute(declared.ddl())
-        con.execute(BATCHES_DDL)
-        con.execute("begin transaction")
-        try:
-            count = 0
-            if parts:
-                files = [str(p) for p in parts]
-                con.execute(
-                    f"insert into {source.qualified_table} by name "
-                    "select * from read_parquet(?, union_by_name=true)",
-                    [files],
-                )
-                count = con.execute(
-                    f"select count(*) from {source.qualified_table} where batch_id = ?",
-                    [batch_id],
-                ).fetchone()[0]
-            con.execute(
-                "insert into raw.batches by name select ? as batch_id, ? as source_file, "
-                "? as sha256, ? as row_count, ? as loaded_at, 'loaded' as status, ? as source",
-                [batch_id, str(path), sha256, count, loaded_at, source.name],
-            )
-            con.execute("commit")
-        except Exception:
-            con.execute("rollback")
-            raise
-    return int(count)
+        return len(rows)
+    if not rows:
+        return 0
+    con.execute(
+        f"insert into {source.qualified_table} by name "
+        "select * from read_parquet(?, union_by_name=true)",
+        [[str(p) for p in rows]],
+    )
+    row = con.execute(
+        f"select count(*) from {source.qualified_table} where batch_id = ?", [batch_id]
+    ).fetchone()
+    return int(row[0])
 
 
 # -- archive and quarantine ---------------------------------------------------------------------

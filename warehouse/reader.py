@@ -170,7 +170,18 @@ def table_hashes(settings: Settings) -> dict[str, str]:
 
 def read_table(settings: Settings, name: str, columns: list[str] | None = None) -> Any:
     """A table as a pandas DataFrame, read-only. ``name`` is a mart or ``raw.<table>``."""
-    tables = {_short(t): t for t in list_tables(settings)}
+    return _read(settings, _by_name(settings), name, columns)
+
+
+def _by_name(settings: Settings) -> dict[str, str]:
+    """Every data table, qualified (``main.dim_customers``), by the name callers give it."""
+    return {_short(t): t for t in list_tables(settings)}
+
+
+def _read(
+    settings: Settings, tables: Mapping[str, str], name: str, columns: list[str] | None = None
+) -> Any:
+    """``read_table`` with the warehouse's tables (``_by_name``) already listed."""
     if name not in tables:
         known = ", ".join(sorted(tables))
         raise KeyError(f"no table {name!r} in the warehouse (tables: {known})")
@@ -186,16 +197,21 @@ def read_table(settings: Settings, name: str, columns: list[str] | None = None) 
 
 class LazyTables(Mapping[str, Any]):
     """Tables by name, each read (``read_table``) when asked for and not kept: a caller that
-    takes them one at a time holds one table in memory, not all of them."""
+    takes them one at a time holds one table in memory, not all of them.
+
+    The warehouse's table list is read once, on first use, and kept: a ``LazyTables`` lives
+    for one pass over the tables (one gate run), during which no table is added or dropped.
+    """
 
     def __init__(self, settings: Settings, names: list[str]) -> None:
         self._settings = settings
         self._names = list(names)
+        self._tables: dict[str, str] | None = None
 
     def __getitem__(self, name: str) -> Any:
         if name not in self._names:
             raise KeyError(name)
-        return read_table(self._settings, name)
+        return _read(self._settings, self._warehouse_tables(), name)
 
     def __contains__(self, name: object) -> bool:
         return name in self._names
@@ -206,8 +222,13 @@ class LazyTables(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._names)
 
+    def _warehouse_tables(self) -> dict[str, str]:
+        if self._tables is None:
+            self._tables = _by_name(self._settings)
+        return self._tables
+
     def _relation(self, name: str) -> str:
-        tables = {_short(t): t for t in list_tables(self._settings)}
+        tables = self._warehouse_tables()
         if name not in self._names or name not in tables:
             raise KeyError(name)
         return _quoted(tables[name])

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from fixed_dates import END_DATE
 
+from data.test_bad_batches import REJECTED, BadBatch
 from mercato.settings import Settings, get_settings
 
 #: Small enough that dbt and both gates run in seconds, large enough for every mart to fill.
@@ -65,3 +66,10 @@ def warehouse_settings(
     home = tmp_path / "home"
     shutil.copytree(built_home, home)
     return home_settings(home, monkeypatch)
+
+
+@pytest.fixture(params=REJECTED, ids=[name.split(".")[0] for name, _, _ in REJECTED])
+def bad_batch(request: pytest.FixtureRequest, small_frame: pd.DataFrame) -> BadBatch:
+    """Each bad batch of the catalogue in turn (a test using it runs once per batch)."""
+    name, make, expected = request.param
+    return BadBatch(name, make(small_frame), expected)

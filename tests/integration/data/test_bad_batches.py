@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -118,6 +119,22 @@ REJECTED: list[tuple[str, Callable[[pd.DataFrame], bytes], list[str]]] = [
 ]
 
 
+@dataclass(frozen=True)
+class BadBatch:
+    """A bad batch of ``REJECTED``, made from ``small_frame`` (the ``bad_batch`` fixture of
+    the conftest gives each in turn), and the fragments its refusal message must hold."""
+
+    name: str
+    data: bytes
+    expected: list[str]
+
+    def land(self, settings: Settings) -> Path:
+        """Deliver the batch into ``settings``' landing folder; returns its path there."""
+        path = settings.landing_dir / self.name
+        path.write_bytes(self.data)
+        return path
+
+
 def _assert_rejected(
     settings: Settings, path: Path, data: bytes, expected: list[str], in_landing: bool
 ) -> GateFailed:
@@ -141,20 +158,11 @@ def _assert_rejected(
     return caught.value
 
 
-@pytest.mark.parametrize(
-    ("name", "make", "expected"), REJECTED, ids=[r[0].split(".")[0] for r in REJECTED]
-)
 def test_bad_batch_is_quarantined_and_warehouse_untouched(
-    warehouse_settings: Settings,
-    small_frame: pd.DataFrame,
-    name: str,
-    make: Callable[[pd.DataFrame], bytes],
-    expected: list[str],
+    warehouse_settings: Settings, bad_batch: BadBatch
 ) -> None:
-    data = make(small_frame)
-    path = warehouse_settings.landing_dir / name
-    path.write_bytes(data)
-    _assert_rejected(warehouse_settings, path, data, expected, in_landing=True)
+    path = bad_batch.land(warehouse_settings)
+    _assert_rejected(warehouse_settings, path, bad_batch.data, bad_batch.expected, in_landing=True)
 
 
 def test_truncated_parquet_is_rejected(

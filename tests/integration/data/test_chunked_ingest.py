@@ -11,14 +11,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pytest
 
-from data.test_bad_batches import REJECTED, _assert_rejected
+from data.test_bad_batches import BadBatch, _assert_rejected
 from expectations import GateFailed
 from mercato.settings import Settings
 from warehouse import landing
@@ -30,21 +29,12 @@ def _chunked(settings: Settings) -> Settings:
     return dataclasses.replace(settings, ingest_chunk_rows=CHUNK)
 
 
-@pytest.mark.parametrize(
-    ("name", "make", "expected"), REJECTED, ids=[r[0].split(".")[0] for r in REJECTED]
-)
 def test_bad_batch_in_chunks_is_quarantined_and_warehouse_untouched(
-    warehouse_settings: Settings,
-    small_frame: pd.DataFrame,
-    name: str,
-    make: Callable[[pd.DataFrame], bytes],
-    expected: list[str],
+    warehouse_settings: Settings, bad_batch: BadBatch
 ) -> None:
     settings = _chunked(warehouse_settings)
-    data = make(small_frame)
-    path = settings.landing_dir / name
-    path.write_bytes(data)
-    _assert_rejected(settings, path, data, expected, in_landing=True)
+    path = bad_batch.land(settings)
+    _assert_rejected(settings, path, bad_batch.data, bad_batch.expected, in_landing=True)
     assert not list((settings.home / "incoming").glob("*/*")), "staged parts were left behind"
 
 
