@@ -164,6 +164,9 @@ class Settings:
     ingest_chunk_rows: int = 1_000_000
     #: DuckDB's memory_limit for landing and dbt; beyond it DuckDB spills to duckdb_temp_dir
     duckdb_memory_limit: str = "2GB"
+    #: label rows a snapshot family (propensity, churn) trains and is judged on; above it, a
+    #: fixed sample of customers with all their snapshots (``warehouse.reader.customer_sample``)
+    train_max_rows: int = 1_000_000
 
     # -- folders ------------------------------------------------------------------------------
     @property
@@ -312,6 +315,7 @@ class Settings:
             "MERCATO_MONITOR_RANKED_CUSTOMERS": str(self.monitor_ranked_customers),
             "MERCATO_INGEST_CHUNK_ROWS": str(self.ingest_chunk_rows),
             "MERCATO_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+            "MERCATO_TRAIN_MAX_ROWS": str(self.train_max_rows),
             "MERCATO_EXTRA_FAMILIES": _join(self.extra_families),
             "MERCATO_EXTRA_SOURCES": _join(self.extra_sources),
             "MLFLOW_TRACKING_URI": self.tracking_uri,
@@ -389,6 +393,7 @@ def get_settings() -> Settings:
         monitor_ranked_customers=int(_number("MERCATO_MONITOR_RANKED_CUSTOMERS", 5000.0)),
         ingest_chunk_rows=_positive_int("MERCATO_INGEST_CHUNK_ROWS", 1_000_000),
         duckdb_memory_limit=_memory_limit(_env("MERCATO_DUCKDB_MEMORY_LIMIT", "2GB")),
+        train_max_rows=_positive_int("MERCATO_TRAIN_MAX_ROWS", 1_000_000),
         extra_families=parse_extras(_env("MERCATO_EXTRA_FAMILIES", ""), "MERCATO_EXTRA_FAMILIES"),
         extra_sources=parse_extras(_env("MERCATO_EXTRA_SOURCES", ""), "MERCATO_EXTRA_SOURCES"),
     )

@@ -70,21 +70,29 @@ MIN_ROWS_PER_CLASS = 20
 
 # -- data ------------------------------------------------------------------------------------
 def build_churn_data(settings: Settings | None = None) -> pd.DataFrame:
-    """Labels from mart ``churn_labels`` joined point-in-time with Feast service ``churn_v1``."""
+    """Labels from mart ``churn_labels`` joined point-in-time with Feast service ``churn_v1``.
+
+    Above ``settings.train_max_rows`` label rows, a fixed sample of customers
+    (:func:`warehouse.reader.customer_sample`); ``attrs["customer_share"]`` says how many.
+    """
     from features import store
     from warehouse import reader
 
     settings = settings or get_settings()
+    where, share = reader.customer_sample(settings, "main.churn_labels", settings.train_max_rows)
     entities = reader.query(
         settings,
-        """
+        f"""
         select customer_id, snapshot_at as event_timestamp, label, horizon_days,
             btyd_frequency, btyd_recency_days, btyd_age_days
         from main.churn_labels
+        where {where}
         order by snapshot_at, customer_id
         """,
     )
-    return store.get_training_set(settings, entities, FEATURE_SERVICE)
+    data = store.get_training_set(settings, entities, FEATURE_SERVICE)
+    data.attrs["customer_share"] = share
+    return data
 
 
 def _features(df: pd.DataFrame, names: Sequence[str]) -> np.ndarray:
@@ -231,12 +239,14 @@ class ChurnFamily(ModelFamily):
         return build_churn_data(settings)
 
     def split(self, data: pd.DataFrame, settings: Settings) -> Split:
+        share = float(data.attrs.get("customer_share", 1.0))
         df = data.dropna(subset=["recency_days"]).sort_values(["event_timestamp", "customer_id"])
         df = df.reset_index(drop=True)
         # the mart's horizon is what the labels mean (the settings' may have changed since)
         horizon = int(df["horizon_days"].iloc[0]) if len(df) else settings.churn_horizon_days
         train, test = time_split(df, 0, horizon)
         info = {
+            "customer_share": share,
             "horizon_days": horizon,
             "holdout_snapshot": str(pd.Timestamp(test["event_timestamp"].iloc[0])),
             "n_train": len(train),

@@ -50,20 +50,30 @@ MINIMUM_ROC_AUC = 0.55
 
 # -- data ------------------------------------------------------------------------------------
 def build_propensity_data(settings: Settings | None = None) -> pd.DataFrame:
-    """Labels from mart ``propensity_labels`` joined point-in-time with ``propensity_v1``."""
+    """Labels from mart ``propensity_labels`` joined point-in-time with ``propensity_v1``.
+
+    Above ``settings.train_max_rows`` label rows, a fixed sample of customers
+    (:func:`warehouse.reader.customer_sample`); ``attrs["customer_share"]`` says how many.
+    """
     from features import store
     from warehouse import reader
 
     settings = settings or get_settings()
+    where, share = reader.customer_sample(
+        settings, "main.propensity_labels", settings.train_max_rows
+    )
     entities = reader.query(
         settings,
-        """
+        f"""
         select customer_id, snapshot_at as event_timestamp, label
         from main.propensity_labels
+        where {where}
         order by snapshot_at, customer_id
         """,
     )
-    return store.get_training_set(settings, entities, FEATURE_SERVICE)
+    data = store.get_training_set(settings, entities, FEATURE_SERVICE)
+    data.attrs["customer_share"] = share
+    return data
 
 
 def _features(df: pd.DataFrame, names: Sequence[str]) -> np.ndarray:
@@ -322,10 +332,12 @@ class PropensityFamily(ModelFamily):
         return build_propensity_data(settings)
 
     def split(self, data: pd.DataFrame, settings: Settings) -> Split:
+        share = float(data.attrs.get("customer_share", 1.0))
         df = data.dropna(subset=["recency_days"]).sort_values(["event_timestamp", "customer_id"])
         df = df.reset_index(drop=True)
         train, test = time_split(df, settings.holdout_days, settings.propensity_horizon_days)
         info = {
+            "customer_share": share,
             "horizon_days": settings.propensity_horizon_days,
             "holdout_days": settings.holdout_days,
             "n_train": len(train),

@@ -107,6 +107,26 @@ def query(settings: Settings, sql: str, parameters: list[Any] | None = None) -> 
         return con.execute(sql, parameters or []).df()
 
 
+#: Buckets of the customer sample: a customer is kept when its bucket is below the share.
+SAMPLE_BUCKETS = 1_000_000
+
+
+def customer_sample(settings: Settings, table: str, max_rows: int) -> tuple[str, float]:
+    """(SQL condition, share of customers kept) that keeps about ``max_rows`` rows of ``table``.
+
+    Within the limit the condition is ``true`` and the share 1. Above it, customers are kept
+    whole (every snapshot of a kept customer stays) by the MD5 of their id, so the sample is the
+    same on every run, engine and machine, and a customer kept at one size is kept at a larger
+    share too. What the snapshot families train on when a shop outgrows one process's memory.
+    """
+    total = int(query(settings, f"select count(*) as n from {table}")["n"].iloc[0])
+    if total <= max_rows:
+        return "true", 1.0
+    share = max_rows / total
+    bucket = f"md5_number(cast(customer_id as varchar)) % {SAMPLE_BUCKETS}"
+    return f"{bucket} < {int(share * SAMPLE_BUCKETS)}", share
+
+
 def query_if_built(settings: Settings, sql: str) -> Any:
     """:func:`query`, or ``None`` while the warehouse or a table it reads does not exist yet
     (a source that has sent nothing); any other error (a locked or broken file) is raised.

@@ -66,3 +66,30 @@ def test_propensity_beats_recency_heuristic(settings: Settings, real_features: S
     assert lr["roc_auc"] > heur["roc_auc"]
     assert lr["pr_auc"] > heur["pr_auc"]
     assert result.promoted
+
+
+def test_snapshot_families_sample_whole_customers_above_the_row_limit(
+    real_features: Settings,
+) -> None:
+    import dataclasses
+
+    from models.churn import ChurnFamily, build_churn_data
+    from models.propensity import PropensityFamily, build_propensity_data
+
+    limited = dataclasses.replace(real_features, train_max_rows=40_000)
+    for build, family in (
+        (build_propensity_data, PropensityFamily),
+        (build_churn_data, ChurnFamily),
+    ):
+        whole, sample = build(real_features), build(limited)
+        assert whole.attrs["customer_share"] == 1.0
+        share = sample.attrs["customer_share"]
+        assert 0.3 < share < 0.5
+        assert 0.8 * 40_000 < len(sample) < 1.2 * 40_000
+        per_customer = whole.groupby("customer_id").size()
+        kept = sample.groupby("customer_id").size()
+        assert (per_customer.reindex(kept.index) == kept).all()  # every snapshot of a kept one
+        # the same rows, features and all, as the whole set holds for those customers
+        same = whole[whole["customer_id"].isin(kept.index)].reset_index(drop=True)
+        assert sample.reset_index(drop=True).equals(same)
+        assert family().split(sample, limited).info["customer_share"] == share
