@@ -106,14 +106,25 @@ def transactions_from_long(frame: pd.DataFrame, basket: str = "basket_id", item:
     frame = frame.dropna(subset=[basket, item])
     if frame.empty:
         raise ValueError("no baskets: every row lacks a basket id or an item")
-    basket_ids, b_idx = np.unique(frame[basket].to_numpy(dtype=str), return_inverse=True)
-    items, i_idx = np.unique(frame[item].to_numpy(dtype=str), return_inverse=True)
+    basket_ids, b_idx = _codes(frame[basket])
+    items, i_idx = _codes(frame[item])
     matrix = sp.csr_matrix(
         (np.ones(len(b_idx), dtype=bool), (b_idx, i_idx)), shape=(len(basket_ids), len(items))
     )
     matrix.sum_duplicates()
     matrix.data[:] = True
     return Transactions(matrix, basket_ids, items)
+
+
+def _codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted distinct values as text, each row's index into them), like ``np.unique``.
+
+    Factorizing the column's objects avoids the fixed-width text copy of every row that
+    ``np.unique(column.to_numpy(dtype=str))`` makes (its size grows with the longest value).
+    """
+    values = column.astype(str) if column.dtype != object else column
+    index, distinct = pd.factorize(values.to_numpy(), sort=True)
+    return np.asarray(distinct, dtype=str), index
 
 
 def transactions_from_lists(baskets: Iterable[Iterable[str]]) -> Transactions:
@@ -293,18 +304,27 @@ def build_basket_data(settings: Settings | None = None) -> pd.DataFrame:
     from warehouse import reader
 
     settings = settings or get_settings()
-    return reader.query(
+    lines = reader.query(
         settings,
         """
-        select lines.invoice_no as basket_id, lines.stock_code as item,
-               min(lines.ordered_at) as ordered_at, any_value(products.description) as description
-        from main.fct_order_lines as lines
-        left join main.dim_products as products using (stock_code)
-        where not lines.is_cancellation and lines.quantity > 0
-        group by lines.invoice_no, lines.stock_code
+        select invoice_no as basket_id, stock_code as item, min(ordered_at) as ordered_at
+        from main.fct_order_lines
+        where not is_cancellation and quantity > 0
+        group by invoice_no, stock_code
         order by ordered_at, basket_id, item
         """,
     )
+    # Names are read once per product and held as a categorical (a small code per line), not
+    # as one text object per line: the column costs little more as order lines grow.
+    names = reader.query(
+        settings,
+        "select stock_code as item, any_value(description) as description "
+        "from main.dim_products group by stock_code",
+    )
+    index, products = pd.factorize(lines["item"])
+    named = pd.Series(products).map(dict(zip(names["item"], names["description"], strict=True)))
+    lines["description"] = pd.Categorical(named.to_numpy()[index])
+    return lines
 
 
 def descriptions_of(lines: pd.DataFrame) -> dict[str, str]:
