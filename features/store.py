@@ -304,3 +304,25 @@ def get_training_set(
     features = [name for name in CUSTOMER_FEATURES if name in FEATURE_SERVICES[feature_service]]
     result = result.sort_values(_ROW_ORDER, kind="stable").reset_index(drop=True)
     return result[[*entity_df.columns, *features]]
+
+
+def labelled_training_set(
+    settings: Settings, labels: str, columns: str, feature_service: str
+) -> pd.DataFrame:
+    """A snapshot family's training set: ``columns`` of label mart ``labels`` (one row per
+    customer and ``snapshot_at``), point-in-time joined with ``feature_service``.
+
+    Above ``settings.train_max_rows`` label rows, a fixed sample of whole customers
+    (:func:`warehouse.reader.customer_sample`), chosen before the join; ``attrs
+    ["customer_share"]`` says how many were kept (1.0: all).
+    """
+    from warehouse import reader
+
+    where, share = reader.customer_sample(settings, labels, settings.train_max_rows)
+    entities = reader.query(
+        settings,
+        f"select {columns} from {labels} where {where} order by snapshot_at, customer_id",
+    )
+    data = get_training_set(settings, entities, feature_service)
+    data.attrs["customer_share"] = share
+    return data

@@ -70,29 +70,17 @@ MIN_ROWS_PER_CLASS = 20
 
 # -- data ------------------------------------------------------------------------------------
 def build_churn_data(settings: Settings | None = None) -> pd.DataFrame:
-    """Labels from mart ``churn_labels`` joined point-in-time with Feast service ``churn_v1``.
-
-    Above ``settings.train_max_rows`` label rows, a fixed sample of customers
-    (:func:`warehouse.reader.customer_sample`); ``attrs["customer_share"]`` says how many.
-    """
+    """Labels from mart ``churn_labels`` joined point-in-time with Feast service ``churn_v1``
+    (sampled above ``settings.train_max_rows``: :func:`features.store.labelled_training_set`)."""
     from features import store
-    from warehouse import reader
 
-    settings = settings or get_settings()
-    where, share = reader.customer_sample(settings, "main.churn_labels", settings.train_max_rows)
-    entities = reader.query(
-        settings,
-        f"""
-        select customer_id, snapshot_at as event_timestamp, label, horizon_days,
-            btyd_frequency, btyd_recency_days, btyd_age_days
-        from main.churn_labels
-        where {where}
-        order by snapshot_at, customer_id
-        """,
+    return store.labelled_training_set(
+        settings or get_settings(),
+        "main.churn_labels",
+        "customer_id, snapshot_at as event_timestamp, label, horizon_days, "
+        "btyd_frequency, btyd_recency_days, btyd_age_days",
+        FEATURE_SERVICE,
     )
-    data = store.get_training_set(settings, entities, FEATURE_SERVICE)
-    data.attrs["customer_share"] = share
-    return data
 
 
 def _features(df: pd.DataFrame, names: Sequence[str]) -> np.ndarray:

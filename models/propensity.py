@@ -50,30 +50,16 @@ MINIMUM_ROC_AUC = 0.55
 
 # -- data ------------------------------------------------------------------------------------
 def build_propensity_data(settings: Settings | None = None) -> pd.DataFrame:
-    """Labels from mart ``propensity_labels`` joined point-in-time with ``propensity_v1``.
-
-    Above ``settings.train_max_rows`` label rows, a fixed sample of customers
-    (:func:`warehouse.reader.customer_sample`); ``attrs["customer_share"]`` says how many.
-    """
+    """Labels from mart ``propensity_labels`` joined point-in-time with ``propensity_v1``
+    (sampled above ``settings.train_max_rows``: :func:`features.store.labelled_training_set`)."""
     from features import store
-    from warehouse import reader
 
-    settings = settings or get_settings()
-    where, share = reader.customer_sample(
-        settings, "main.propensity_labels", settings.train_max_rows
+    return store.labelled_training_set(
+        settings or get_settings(),
+        "main.propensity_labels",
+        "customer_id, snapshot_at as event_timestamp, label",
+        FEATURE_SERVICE,
     )
-    entities = reader.query(
-        settings,
-        f"""
-        select customer_id, snapshot_at as event_timestamp, label
-        from main.propensity_labels
-        where {where}
-        order by snapshot_at, customer_id
-        """,
-    )
-    data = store.get_training_set(settings, entities, FEATURE_SERVICE)
-    data.attrs["customer_share"] = share
-    return data
 
 
 def _features(df: pd.DataFrame, names: Sequence[str]) -> np.ndarray:

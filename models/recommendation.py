@@ -647,6 +647,7 @@ def score_candidates(
     results, models, chosen = [], {}, {}
     tune_cache: rs.Cache = {}  # every method is tuned on the same validation split
     fit_cache: rs.Cache = {}  # and fitted on the same train
+    tune_train = tuning_sample(train) if tune_days else train
     for name in order:
         if name in TEXT_CANDIDATES and items is None:
             continue
@@ -657,7 +658,15 @@ def score_candidates(
             if name == "hybrid" and "ease" in chosen:
                 base = {p: chosen["ease"][p] for p in HYBRID_FROM_EASE}
             given, validation, trials = tune_candidate(
-                name, train, tune_days, items, k, base=base, min_rating=min_rating, cache=tune_cache
+                name,
+                tune_train,
+                tune_days,
+                items,
+                k,
+                base=base,
+                min_rating=min_rating,
+                cache=tune_cache,
+                max_users=None,  # sampled once above for every method
             )
         tune_seconds = time.perf_counter() - start
         start = time.perf_counter()
