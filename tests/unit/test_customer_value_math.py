@@ -116,7 +116,9 @@ def test_r2_evidence_is_r2_and_resamples_units() -> None:
 
 
 #: 40 customers (frequency, recency, age in days) with no dropout to speak of: the plain
-#: BG/NBD fit converges to a = 3.7e5, b = 3.2e6, where scipy's 2F1 overflows.
+#: BG/NBD fit drifts to a = 3.7e5..4e5, b = 3.2e6..3.4e6, where scipy's 2F1 overflows. Whether
+#: the optimizer calls that point converged or runs out of iterations on the way differs
+#: between CPUs, so the test asserts the overflow, not the optimizer's verdict.
 NO_DROPOUT = [
     (0, 0, 58), (1, 5, 89), (1, 21, 52), (2, 29, 62), (3, 31, 78), (5, 82, 84), (2, 37, 54),
     (0, 0, 89), (2, 46, 79), (1, 60, 63), (3, 43, 72), (0, 0, 78), (0, 0, 63), (1, 52, 57),
@@ -131,7 +133,7 @@ def test_degenerate_fit_gets_a_penalty_instead_of_nan_forecasts() -> None:
     summary = pd.DataFrame(NO_DROPOUT, columns=["frequency", "recency_days", "age_days"])
     summary = summary.astype(float)
     plain = BetaGeoModel().fit(summary["frequency"], summary["recency_days"], summary["age_days"])
-    assert plain.converged and not clv._finite_forecasts(plain, summary)
+    assert plain.params["a"] > 1e5 and not clv._finite_forecasts(plain, summary)
     model = clv.fit_purchase_model("bgnbd", summary)
     assert model.penalizer > 0 and clv._finite_forecasts(model, summary)
     # a champion's configuration keeps at least its own penalty
